@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every system package dc needs, from Debian's archive only.
+# Idempotent: packages already present are skipped, and apt-get runs only
+# when something is missing. This file is the single list of dependencies.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang clang-format clang-tidy
+  libclang-rt-14-dev
+  # libraries
+  librabbitmq-dev libsqlite3-dev libpq-dev nlohmann-json3-dev
+  libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # services the tests and the demo start privately
+  rabbitmq-server postgresql sqlite3 openssl
+  # interop tests and the benchmark's reference peers (/usr/bin/python3)
+  python3 python3-pika
+  # misc tools used by scripts
+  procps iproute2 curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+# The Debian rabbitmq-server and postgresql packages start system services in
+# their postinst; policy-rc.d keeps them down: dc runs private instances.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy && $(id -u) -eq 0 ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+fi
+trap '[[ $created_policy -eq 1 ]] && rm -f "$policy"' EXIT
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,95 @@
+#include "base/ids.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+
+namespace dc {
+namespace {
+
+std::string to_hex(const unsigned char* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 0x0f]);
+  }
+  return out;
+}
+
+std::string format_uuid(std::array<unsigned char, 16> bytes, unsigned version) {
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | (version << 4));
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);
+  const std::string hex = to_hex(bytes.data(), bytes.size());
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20, 12);
+}
+
+std::array<unsigned char, 32> sha256(std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("EVP_Digest(sha256) failed");
+  return digest;
+}
+
+}  // namespace
+
+std::string random_uuid() {
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    // OpenSSL's CSPRNG failing is near impossible; fall back rather than abort.
+    std::random_device rd;
+    for (auto& b : bytes) b = static_cast<unsigned char>(rd());
+  }
+  return format_uuid(bytes, 4);
+}
+
+std::string stable_uuid(std::string_view data) {
+  const auto digest = sha256(data);
+  std::array<unsigned char, 16> bytes{};
+  std::copy_n(digest.begin(), bytes.size(), bytes.begin());
+  return format_uuid(bytes, 5);
+}
+
+bool is_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string sha256_hex(std::string_view data) {
+  const auto digest = sha256(data);
+  return to_hex(digest.data(), digest.size());
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), digest, &len) == nullptr)
+    throw std::runtime_error("HMAC(sha256) failed");
+  return to_hex(digest, len);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace dc

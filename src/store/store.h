@@ -1,0 +1,199 @@
+// The store (SPEC §5): the apps registry, the command log and the manager
+// registry, behind one interface with two backends chosen by db_url:
+//   sqlite://PATH, sqlite::memory:   (embedded default, WAL, busy timeout)
+//   postgresql://user:pass@host:port/db   (shared store for a fleet)
+// The database is what makes "never lost" and "effect once" true (SPEC §6):
+// every operation below is one transaction, and every statement is
+// parameterized.
+//
+// Thread safety: a Store is NOT safe for concurrent use. Open one per thread
+// (or per process); the backends make concurrent Stores on the same database
+// safe against each other.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/time.h"
+#include "protocol/command.h"
+
+namespace dc {
+
+// A registered app and its last known state, plus the mirror of its last
+// command (cmd, cmd_flag, cmd_id, ...), as in the design note.
+struct App {
+  std::string app_id;
+  std::string name;
+  std::string manager;                // owning manager's name
+  std::vector<std::string> exec;      // argv; stored as a JSON array
+  std::optional<std::string> schedule;  // "every 5m" or a 5-field cron
+  bool disable = false;
+  AppStatus status = AppStatus::stopped;
+  std::optional<int64_t> pid;
+  std::optional<int64_t> proc_start;  // /proc/<pid>/stat start time: tells a reused pid apart
+  std::optional<int> exit_code;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> stopped_at;
+  std::optional<TimePoint> next_run_at;  // next scheduled start, kept by the manager
+  // Mirror of the last command for this app.
+  std::optional<CmdName> cmd;
+  std::optional<CmdFlag> cmd_flag;
+  std::optional<std::string> cmd_id;
+  std::optional<std::string> cmd_issued_by;
+  std::optional<std::string> cmd_args;
+  std::optional<std::string> cmd_result;
+};
+
+// The runtime state of an app that a command or the supervisor changes.
+struct AppState {
+  AppStatus status = AppStatus::stopped;
+  bool disable = false;
+  std::optional<int64_t> pid;
+  std::optional<int64_t> proc_start;
+  std::optional<int> exit_code;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> stopped_at;
+};
+
+// One row of the command log: one (command id, app).
+struct CommandRecord {
+  int64_t seq = 0;           // issue order, assigned by the store
+  std::string cmd_id;
+  std::string app_id;        // the app this row applies to (never "*")
+  std::string target;        // what was addressed: the app id, or "*"
+  CmdName command = CmdName::start;
+  std::string args_json = "{}";
+  std::string issued_by;
+  TimePoint issued_at{};
+  CmdFlag flag = CmdFlag::pending;
+  std::optional<std::string> claimed_by;
+  std::optional<TimePoint> claimed_at;
+  std::optional<TimePoint> executed_at;
+  std::optional<std::string> result;  // human-readable outcome or reason
+  std::optional<DeliveryPath> path;
+};
+
+struct ManagerRecord {
+  std::string name;
+  std::string host;
+  int64_t pid = 0;
+  TimePoint started_at{};
+  TimePoint last_seen{};
+  std::string mode = "broker";  // "broker" | "fallback" | "stopped"
+  std::string version;
+};
+
+enum class ClaimResult {
+  claimed,           // this caller now owns the (command, app)
+  already_claimed,   // another caller claimed it and has not finished
+  already_finished,  // it has an outcome already
+};
+
+struct Outcome {
+  CmdFlag flag = CmdFlag::executed;
+  std::string result;  // what happened, or why not
+  DeliveryPath path = DeliveryPath::broker;
+  std::optional<AppState> app_state;  // unset: the app row's state is unchanged (e.g. unknown app)
+};
+
+struct AppFilter {
+  std::optional<std::string> manager;
+};
+
+struct CommandFilter {
+  std::optional<std::string> app_id;
+  std::optional<std::string> cmd_id;
+  bool pending_only = false;
+  int limit = 100;  // newest first when listing
+};
+
+// Wakes a manager when a command is recorded (PostgreSQL LISTEN/NOTIFY).
+class CommandNotifier {
+ public:
+  virtual ~CommandNotifier() = default;
+  // A descriptor that becomes readable when a notification may be waiting.
+  virtual int fd() const = 0;
+  // Consumes pending notifications; returns how many arrived.
+  virtual Result<int> drain() = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens (creating and migrating as needed) the database named by db_url.
+  // Fails with Errc::schema when the database was made by a newer version.
+  static Result<std::unique_ptr<Store>> open(std::string_view db_url);
+
+  // "sqlite" or "postgresql".
+  virtual std::string_view backend() const = 0;
+  // The schema version this build writes, and the one the database has.
+  static int current_schema_version();
+  virtual Result<int> schema_version() = 0;
+
+  // --- apps registry ---
+  // Inserts a new app (conflict if app_id exists). Only the registry fields
+  // (app_id, name, manager, exec, schedule, disable) are taken from `app`.
+  virtual Status add_app(const App& app) = 0;
+  // Updates registry fields of an existing app (not_found otherwise).
+  virtual Status update_app(const App& app) = 0;
+  // Removes the app (not_found if absent). Its command rows stay (audit).
+  virtual Status remove_app(std::string_view app_id) = 0;
+  virtual Result<std::optional<App>> get_app(std::string_view app_id) = 0;
+  virtual Result<std::vector<App>> list_apps(const AppFilter& filter = {}) = 0;
+  // Sets runtime state (status, pid, ...) outside any command: process exits,
+  // scheduled starts, recovery.
+  virtual Status set_app_state(std::string_view app_id, const AppState& state) = 0;
+  virtual Status set_next_run(std::string_view app_id, std::optional<TimePoint> next_run_at) = 0;
+
+  // --- command log ---
+  // Records `command` for its app, or for "*" one row per app (of `manager`
+  // when given, else of every manager); updates each app's mirror (cmd,
+  // cmd_flag=PENDING, cmd_id, cmd_issued_by, cmd_args). One transaction.
+  // Returns the rows written (seq assigned). not_found if the single app does
+  // not exist; an empty vector for "*" over no apps.
+  virtual Result<std::vector<CommandRecord>> record_command(const Command& command,
+                                                            std::optional<std::string_view> manager = {}) = 0;
+  // Atomically claims (record.cmd_id, record.app_id) for `manager`. If no row
+  // exists (a message from a source that did not record it), inserts one from
+  // `record` already claimed. Exactly one of any number of concurrent callers
+  // gets ClaimResult::claimed.
+  virtual Result<ClaimResult> claim(const CommandRecord& record, std::string_view manager) = 0;
+  // Records the outcome of a claimed command and, in the same transaction,
+  // the app's new state and mirror (cmd_flag, cmd_result). Fails with
+  // conflict if the row is not claimed by `manager` or already finished.
+  virtual Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+                        const Outcome& outcome) = 0;
+  // Unclaimed PENDING rows for apps owned by `manager`, in issue order.
+  virtual Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit = 1000) = 0;
+  // Unclaimed PENDING rows for `app_id` issued before `seq`, in issue order.
+  virtual Result<std::vector<CommandRecord>> pending_before(std::string_view app_id, int64_t seq) = 0;
+  // Rows claimed by `manager` but never finished (crash recovery).
+  virtual Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) = 0;
+  virtual Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) = 0;
+  // All rows of one command id (one per app).
+  virtual Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) = 0;
+
+  // --- managers ---
+  // Registers `self`, refusing with Errc::conflict when another manager of
+  // the same name was seen less than `lease_ttl` ago and is not marked
+  // stopped.
+  virtual Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) = 0;
+  // Refreshes last_seen and mode; conflict if the lease was lost to another pid.
+  virtual Status heartbeat(std::string_view name, int64_t pid, std::string_view mode) = 0;
+  // Marks the manager stopped (mode "stopped").
+  virtual Status release_lease(std::string_view name, int64_t pid) = 0;
+  virtual Result<std::vector<ManagerRecord>> list_managers() = 0;
+
+  // A notifier for new commands, or nullptr when the backend has none
+  // (SQLite: the manager polls).
+  virtual Result<std::unique_ptr<CommandNotifier>> listen_for_commands() = 0;
+};
+
+}  // namespace dc
