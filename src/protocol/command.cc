@@ -101,10 +101,11 @@ Result<CmdName> read_command_field(const json& body) {
                   " (expected 1-5: START, STOP, RESTART, ENABLE, DISABLE)");
   }
   if (it->is_number_float()) {
+    // Only a float that is exactly a small integer (4.0) names a command;
+    // range-check before converting, since a huge double does not fit.
     const double value = it->get<double>();
-    const auto as_int = static_cast<int64_t>(value);
-    if (static_cast<double>(as_int) == value) {
-      if (auto name = cmd_name_from_int(as_int)) return *name;
+    if (value >= 1.0 && value <= 5.0 && value == static_cast<double>(static_cast<int>(value))) {
+      return *cmd_name_from_int(static_cast<int>(value));
     }
     return poison("unknown command value " + describe(*it) + " (expected 1-5: START, STOP, RESTART, ENABLE, DISABLE)");
   }

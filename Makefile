@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` and `make test`. Both install
+# what is missing (scripts/install-deps.sh) and build first.
+#   make run      narrated demo on the embedded default (SQLite + private broker)
+#   make test     whole suite: gcc build, sanitizer build, real services, fuzz
+#   make chaos    long fault-injection runs (regenerates docs/RELIABILITY.md)
+#   make bench    benchmarks (QUICK=1 for the short mode)
+#   make build    just the release build; make format; make tidy
+BUILD      ?= build
+SAN_BUILD  ?= build-san
+JOBS       ?= 2
+CMAKE_ARGS ?=
+
+.PHONY: all deps build build-san run test unit chaos bench fuzz format tidy clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DDC_WERROR=ON $(CMAKE_ARGS) >/dev/null
+	@ninja -C $(BUILD) -j$(JOBS)
+
+build-san: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(SAN_BUILD) -G Ninja -DDC_WERROR=ON -DDC_SANITIZE=ON -DDC_FUZZ=ON \
+	    -DDC_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
+	@ninja -C $(SAN_BUILD) -j$(JOBS)
+
+run: build
+	@./scripts/demo.sh
+
+test: build build-san
+	@./scripts/test.sh
+
+# Unit tests only: no services needed.
+unit: build
+	@ctest --test-dir $(BUILD) -L unit --output-on-failure -j$(JOBS)
+
+fuzz: build-san
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} ./scripts/fuzz.sh
+
+chaos: build
+	@./scripts/chaos.sh
+
+bench: build
+	@QUICK=$(QUICK) ./scripts/bench.sh
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+tidy: build
+	@git ls-files 'src/*.cc' | xargs clang-tidy -p $(BUILD) --quiet
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole suite, as `make test` and CI run it: starts a private RabbitMQ and
+# PostgreSQL, runs every test of the release build and of the ASan+UBSan
+# build against them, fuzzes the parsers briefly, and stops the services
+# whatever happens. Expects `make build build-san` to have run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${BUILD:-build}
+san_build=${SAN_BUILD:-build-san}
+jobs=${JOBS:-2}
+export DC_SERVICES_DIR=${DC_SERVICES_DIR:-$root/$build/services}
+
+cleanup() {
+  local rc=$?
+  ./scripts/rabbitmq-local.sh stop >/dev/null 2>&1 || true
+  ./scripts/postgres-local.sh stop >/dev/null 2>&1 || true
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+./scripts/rabbitmq-local.sh start
+./scripts/postgres-local.sh start
+# shellcheck disable=SC1091
+source "$DC_SERVICES_DIR/rabbitmq.env"
+# shellcheck disable=SC1091
+source "$DC_SERVICES_DIR/postgres.env"
+export DC_REQUIRE_SERVICES=1
+export DC_SOURCE_DIR=$root
+
+status=0
+echo "== release build: all tests"
+ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 300 || status=1
+
+echo "== sanitizer build (ASan+UBSan): all tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$san_build" --output-on-failure -j"$jobs" --timeout 600 || status=1
+
+echo "== fuzzing the parsers briefly"
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} ./scripts/fuzz.sh || status=1
+
+exit $status

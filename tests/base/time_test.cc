@@ -1,0 +1,43 @@
+#include "base/time.h"
+
+#include <gtest/gtest.h>
+
+namespace dc {
+namespace {
+
+TEST(Time, FormatsWholeSecondsWithoutFraction) {
+  const auto t = parse_iso8601("2025-01-15T10:30:00Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_iso8601(*t), "2025-01-15T10:30:00Z");
+}
+
+TEST(Time, RoundTripsMicroseconds) {
+  const auto t = parse_iso8601("2024-02-29T23:59:59.123456Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_iso8601(*t), "2024-02-29T23:59:59.123456Z");
+  EXPECT_EQ(from_unix_micros(to_unix_micros(*t)), *t);
+}
+
+TEST(Time, AppliesOffsets) {
+  EXPECT_EQ(parse_iso8601("2025-01-15T12:30:00+02:00"), parse_iso8601("2025-01-15T10:30:00Z"));
+  EXPECT_EQ(parse_iso8601("2025-01-15T05:00:00-0530"), parse_iso8601("2025-01-15T10:30:00Z"));
+  EXPECT_EQ(parse_iso8601("2025-01-15 10:30:00Z"), parse_iso8601("2025-01-15T10:30:00Z"));
+}
+
+TEST(Time, TruncatesFractionBeyondMicroseconds) {
+  EXPECT_EQ(parse_iso8601("2025-01-15T10:30:00.1234567Z"), parse_iso8601("2025-01-15T10:30:00.123456Z"));
+  EXPECT_EQ(parse_iso8601("2025-01-15T10:30:00.5Z"), parse_iso8601("2025-01-15T10:30:00.500000Z"));
+}
+
+TEST(Time, RejectsMalformed) {
+  for (const char* bad : {"", "2025", "2025-01-15", "2025-01-15T10:30:00", "2025-13-01T00:00:00Z",
+                          "2025-02-30T00:00:00Z", "2025-01-15T24:00:00Z", "2025-01-15T10:30:00Zjunk",
+                          "2025-01-15T10:30:00.Z", "yesterday", "2025-01-15T10:30:00+25:00"}) {
+    EXPECT_FALSE(parse_iso8601(bad)) << bad;
+  }
+}
+
+TEST(Time, EpochIsZero) { EXPECT_EQ(format_iso8601(from_unix_micros(0)), "1970-01-01T00:00:00Z"); }
+
+}  // namespace
+}  // namespace dc
