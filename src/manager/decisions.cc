@@ -1,0 +1,91 @@
+#include "manager/decisions.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dc {
+
+Routing route_command(const std::optional<App>& app, std::string_view manager) {
+  if (!app) return Routing::unknown_app;
+  return app->manager == manager ? Routing::mine : Routing::other_manager;
+}
+
+CommandPlan plan_command(CmdName name, bool running) {
+  CommandPlan plan;
+  switch (name) {
+    case CmdName::start:
+      if (running) {
+        plan.noop_reason = "already running";
+      } else {
+        plan.start = true;
+      }
+      break;
+    case CmdName::stop:
+      if (running) {
+        plan.stop = true;
+      } else {
+        plan.noop_reason = "already stopped";
+      }
+      break;
+    case CmdName::restart:
+      plan.stop = running;
+      plan.start = true;
+      break;
+    case CmdName::enable:
+      plan.set_disable = false;
+      break;
+    case CmdName::disable:
+      plan.set_disable = true;
+      break;
+  }
+  return plan;
+}
+
+AppStatus status_after_exit(bool stop_requested, int exit_code, int term_signal) {
+  if (stop_requested) return AppStatus::stopped;
+  if (term_signal != 0) return AppStatus::failed;
+  return exit_code == 0 ? AppStatus::stopped : AppStatus::failed;
+}
+
+bool effect_already_visible(CmdName name, bool running, bool disabled, std::optional<TimePoint> started_at,
+                            std::optional<TimePoint> claimed_at) {
+  switch (name) {
+    case CmdName::start:
+      return running;
+    case CmdName::stop:
+      return !running;
+    case CmdName::restart:
+      // Done only if the process now running was started after the claim.
+      return running && started_at && claimed_at && *started_at >= *claimed_at;
+    case CmdName::enable:
+      return !disabled;
+    case CmdName::disable:
+      return disabled;
+  }
+  return false;
+}
+
+Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds cap, double jitter, uint64_t seed)
+    : initial_(initial), cap_(cap), jitter_(std::clamp(jitter, 0.0, 1.0)), rng_(seed) {}
+
+std::chrono::milliseconds Backoff::next() {
+  const double base = static_cast<double>(initial_.count()) * std::pow(2.0, std::min(attempt_, 30));
+  const double capped = std::min(base, static_cast<double>(cap_.count()));
+  ++attempt_;
+  std::uniform_real_distribution<double> spread(1.0 - jitter_, 1.0 + jitter_);
+  const double delay = std::min(capped * spread(rng_), static_cast<double>(cap_.count()));
+  return std::chrono::milliseconds(static_cast<int64_t>(std::max(1.0, delay)));
+}
+
+bool schedule_due(const App& app, bool running, TimePoint now) {
+  if (!app.schedule || app.disable || running) return false;
+  return app.next_run_at && *app.next_run_at <= now;
+}
+
+bool sweep_takes(const CommandRecord& record, bool broker_mode, TimePoint now, std::chrono::milliseconds grace) {
+  if (record.flag != CmdFlag::pending || record.claimed_by) return false;
+  if (!broker_mode) return true;
+  return record.issued_at + grace <= now;
+}
+
+}  // namespace dc
