@@ -2,6 +2,11 @@
 //   command-line flag > environment (DC_<KEY>) > TOML file > default.
 // The file is --config F, else $DC_CONFIG, else ./dc.toml if present.
 // Every error names the key and the source it came from.
+//
+// Everything here is a pure function of its arguments except
+// current_environment() (reads the process environment), load_config_from()
+// (the same, plus load_config) and the file reads load_config does (the config
+// file and rabbit_password_file). Thread-safe: no shared mutable state.
 #pragma once
 
 #include <map>
@@ -15,17 +20,18 @@
 namespace dc {
 
 struct HostPort {
-  std::string host;
+  std::string host;  // a name or an address; an IPv6 literal without brackets
   int port = 5672;
   friend bool operator==(const HostPort&, const HostPort&) = default;
 };
 
 struct Config {
   std::vector<HostPort> rabbit_hosts{{"localhost", 5672}};  // from rabbit_host + rabbit_port
-  std::string rabbit_host = "localhost";  // as given (comma list)
+  std::string rabbit_host = "localhost";                    // as given (comma list)
   int rabbit_port = 5672;
   std::string rabbit_username = "guest";
-  std::string rabbit_password = "guest";  // secret
+  std::string rabbit_password = "guest";    // secret
+  std::string rabbit_password_file;         // where rabbit_password was read from; empty = not used
   std::string rabbit_queue = "dc_manager";  // also the manager's name
   int rabbit_prefetch = 1;
   std::string rabbit_vhost = "/";
@@ -35,15 +41,16 @@ struct Config {
   std::string rabbit_tls_ca;
   std::string rabbit_tls_cert;
   std::string rabbit_tls_key;
-  bool rabbit_tls_verify = true;  // verification on whenever TLS is on
-  std::string rabbit_queue_type = "classic";  // or "quorum"
+  bool rabbit_tls_verify = true;               // verification on whenever TLS is on
+  std::string rabbit_queue_type = "classic";   // or "quorum"
   std::string db_url = "sqlite://dc.sqlite3";  // secret when it holds a password
-  double poll_interval = 1.0;  // seconds
-  double stop_timeout = 10.0;  // seconds
+  double poll_interval = 1.0;                  // seconds
+  double stop_timeout = 10.0;                  // seconds
   std::string log_dir = "logs";
-  std::string metrics_listen;  // "host:port"; empty = off
+  std::string metrics_listen;                // "host:port"; empty = off
+  std::optional<HostPort> metrics_address;   // metrics_listen parsed; nullopt = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
-  int command_max_age = 300;  // seconds
+  int command_max_age = 300;                 // seconds
 
   // The manager's name is its queue's name.
   const std::string& manager_name() const { return rabbit_queue; }
@@ -53,11 +60,30 @@ struct Config {
 // whether it is a secret (never printed).
 struct ConfigKey {
   std::string_view name;
-  std::string_view default_value;
+  std::string_view default_value;  // the text that, given as a flag, yields Config{}'s value; "" = off/none
   std::string_view help;
   bool secret = false;
+  std::string_view value_name = "VALUE";  // placeholder shown in --help (PORT, SECONDS, BOOL...)
 };
+// Every key of SPEC §4 plus rabbit_password_file, in documentation order.
+// The returned vector is a process-lifetime constant.
 const std::vector<ConfigKey>& config_keys();
+
+// The key named `name`, or nullptr when there is none.
+const ConfigKey* find_config_key(std::string_view name);
+
+// The known key closest to `name` when it looks like a typo of one (small
+// edit distance), else nullopt. Used for "did you mean" hints.
+std::optional<std::string_view> closest_config_key(std::string_view name);
+
+// Naming rules: rabbit_port <-> DC_RABBIT_PORT <-> --rabbit-port.
+std::string config_env_var(std::string_view key);
+std::string config_flag(std::string_view key);  // with the leading "--"
+
+// The environment variable naming the config file.
+inline constexpr std::string_view kConfigFileEnvVar = "DC_CONFIG";
+// The file used when neither --config nor $DC_CONFIG names one (if present).
+inline constexpr std::string_view kDefaultConfigFile = "dc.toml";
 
 // Where the values come from. Flags are keyed by config key name
 // (rabbit_host), already separated from other command-line arguments.
@@ -72,8 +98,27 @@ std::map<std::string, std::string> current_environment();
 
 // Resolves the configuration. Errors (Errc::invalid_argument, Errc::io) name
 // the key and the source: "rabbit_port: 'abc' is not a port number (from
-// environment DC_RABBIT_PORT)".
+// environment DC_RABBIT_PORT)". When several values are bad, every problem is
+// reported, one per line. Errc::io: the config file (named explicitly by
+// --config or $DC_CONFIG, or ./dc.toml when present) or rabbit_password_file
+// cannot be read. Environment variables that start with DC_ but name no key
+// are ignored (apps run with DC_APP_ID etc.); an unknown key in the file or in
+// `sources.flags` is an error.
+//
+// rabbit_password and rabbit_password_file are two spellings of one setting:
+// the one from the higher-precedence source wins; both from the same source
+// is an error. The password file's trailing newlines are stripped.
 Result<Config> load_config(const ConfigSources& sources);
+
+// load_config, with `sources.env` replaced by current_environment() when it
+// is empty. What the mains call after add_config_flags() has filled `flags`.
+Result<Config> load_config_from(const ConfigSources& sources);
+
+// load_config with `toml_text` as the content of the config file, labelled
+// `file_label` in messages; `sources.config_file` and $DC_CONFIG are ignored
+// and ./dc.toml is not looked at. For tests and the fuzzer.
+Result<Config> load_config_from_toml_text(std::string_view toml_text, const ConfigSources& sources = {},
+                                          std::string_view file_label = "<toml text>");
 
 // The effective configuration as one JSON object with every key of
 // config_keys(); secrets shown as "***" (and a password inside db_url
@@ -82,5 +127,14 @@ std::string config_to_json(const Config& config);
 
 // db_url with any password replaced by "***", for logs.
 std::string redact_url(std::string_view url);
+
+// Parses a broker list "h1,h2:5673,[::1]:5671" (entries trimmed; an entry
+// without a port gets `default_port`; IPv6 literals in brackets, or bare when
+// they carry no port). Errc::invalid_argument naming the bad entry when an
+// entry is empty, a port is not 1-65535, or a host holds spaces/control chars.
+Result<std::vector<HostPort>> parse_host_list(std::string_view list, int default_port);
+
+// Parses exactly one "host:port" (host required, port 1-65535, "[v6]:port").
+Result<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace dc
