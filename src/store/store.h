@@ -6,6 +6,18 @@
 // every operation below is one transaction, and every statement is
 // parameterized.
 //
+// Values: any bytes in any text field are stored and read back intact, with
+// two limits. Key names (manager names, command ids) are at most 255 bytes,
+// app ids follow app_id_problem(); longer or invalid ones are refused with
+// Errc::invalid_argument. PostgreSQL text cannot hold a NUL byte or invalid
+// UTF-8: there such a value is refused with Errc::invalid_argument naming
+// the field (SQLite stores it). docs/STORE.md has the schema.
+//
+// Errors: Errc::unavailable when the database cannot be reached or stayed
+// locked past the busy timeout (retry; a lost PostgreSQL connection is
+// re-established by the next call), Errc::schema for rows or schema this
+// build cannot read.
+//
 // Thread safety: a Store is NOT safe for concurrent use. Open one per thread
 // (or per process); the backends make concurrent Stores on the same database
 // safe against each other.
@@ -30,8 +42,8 @@ namespace dc {
 struct App {
   std::string app_id;
   std::string name;
-  std::string manager;                // owning manager's name
-  std::vector<std::string> exec;      // argv; stored as a JSON array
+  std::string manager;                  // owning manager's name
+  std::vector<std::string> exec;        // argv; stored as a JSON array
   std::optional<std::string> schedule;  // "every 5m" or a 5-field cron
   bool disable = false;
   AppStatus status = AppStatus::stopped;
@@ -63,10 +75,10 @@ struct AppState {
 
 // One row of the command log: one (command id, app).
 struct CommandRecord {
-  int64_t seq = 0;           // issue order, assigned by the store
+  int64_t seq = 0;  // issue order, assigned by the store
   std::string cmd_id;
-  std::string app_id;        // the app this row applies to (never "*")
-  std::string target;        // what was addressed: the app id, or "*"
+  std::string app_id;  // the app this row applies to (never "*")
+  std::string target;  // what was addressed: the app id, or "*"
   CmdName command = CmdName::start;
   std::string args_json = "{}";
   std::string issued_by;
@@ -119,7 +131,10 @@ class CommandNotifier {
   virtual ~CommandNotifier() = default;
   // A descriptor that becomes readable when a notification may be waiting.
   virtual int fd() const = 0;
-  // Consumes pending notifications; returns how many arrived.
+  // Consumes pending notifications; returns how many arrived (any manager's:
+  // a wake-up means "poll now", not "a command for you"). Fails with
+  // Errc::unavailable once its connection is lost (fd() is then -1): create
+  // a new notifier. Callers should poll with a timeout, not block forever.
   virtual Result<int> drain() = 0;
 };
 
@@ -157,20 +172,28 @@ class Store {
   // when given, else of every manager); updates each app's mirror (cmd,
   // cmd_flag=PENDING, cmd_id, cmd_issued_by, cmd_args). One transaction.
   // Returns the rows written (seq assigned). not_found if the single app does
-  // not exist; an empty vector for "*" over no apps.
+  // not exist; an empty vector for "*" over no apps; conflict (and nothing
+  // written) if a row for this command id and one of the apps exists.
+  // PostgreSQL: NOTIFY dc_commands with the owning manager's name (or `manager`,
+  // or "*") when the transaction commits.
   virtual Result<std::vector<CommandRecord>> record_command(const Command& command,
                                                             std::optional<std::string_view> manager = {}) = 0;
   // Atomically claims (record.cmd_id, record.app_id) for `manager`. If no row
   // exists (a message from a source that did not record it), inserts one from
   // `record` already claimed. Exactly one of any number of concurrent callers
-  // gets ClaimResult::claimed.
+  // gets ClaimResult::claimed. Claimed and finished are final: nothing ever
+  // unclaims a row. invalid_argument for app id "*" (expand it first).
   virtual Result<ClaimResult> claim(const CommandRecord& record, std::string_view manager) = 0;
   // Records the outcome of a claimed command and, in the same transaction,
   // the app's new state and mirror (cmd_flag, cmd_result). Fails with
   // conflict if the row is not claimed by `manager` or already finished.
+  // When outcome.app_state is unset, or the app no longer exists, the app
+  // row (state and mirror) is left unchanged; otherwise the mirror becomes
+  // this command (cmd, cmd_id, cmd_issued_by, cmd_args, cmd_flag, cmd_result).
   virtual Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
                         const Outcome& outcome) = 0;
-  // Unclaimed PENDING rows for apps owned by `manager`, in issue order.
+  // Unclaimed PENDING rows for apps owned by `manager`, in issue order
+  // (a limit <= 0 means no limit, here and in CommandFilter).
   virtual Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit = 1000) = 0;
   // Unclaimed PENDING rows for `app_id` issued before `seq`, in issue order.
   virtual Result<std::vector<CommandRecord>> pending_before(std::string_view app_id, int64_t seq) = 0;
@@ -185,9 +208,11 @@ class Store {
   // the same name was seen less than `lease_ttl` ago and is not marked
   // stopped.
   virtual Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) = 0;
-  // Refreshes last_seen and mode; conflict if the lease was lost to another pid.
+  // Refreshes last_seen and mode; conflict if the lease was lost to another
+  // pid, not_found if there is no lease of that name.
   virtual Status heartbeat(std::string_view name, int64_t pid, std::string_view mode) = 0;
-  // Marks the manager stopped (mode "stopped").
+  // Marks the manager stopped (mode "stopped"); conflict, leaving the row
+  // alone, if another pid holds it.
   virtual Status release_lease(std::string_view name, int64_t pid) = 0;
   virtual Result<std::vector<ManagerRecord>> list_managers() = 0;
 

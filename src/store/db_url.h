@@ -1,0 +1,34 @@
+// Reading a db_url (SPEC §4) into the backend it names.
+//
+// Private to the store layer.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace dc::store_detail {
+
+struct DbUrl {
+  enum class Backend { sqlite, postgresql };
+  Backend backend = Backend::sqlite;
+  // SQLite: the file path, or ":memory:". PostgreSQL: the URL unchanged
+  // (libpq reads postgresql:// and postgres:// URLs itself).
+  std::string target;
+  // The URL with any password replaced by "***": the only form of a URL
+  // that may appear in a message or a log line.
+  std::string redacted;
+};
+
+// Accepts sqlite://PATH (sqlite:///abs/path for an absolute path),
+// sqlite::memory: (also sqlite://:memory:), postgresql://... and
+// postgres://... . Anything else is Errc::invalid_argument naming the
+// (redacted) URL.
+Result<DbUrl> parse_db_url(std::string_view url);
+
+// `url` with the password of its user-info part and any `password=` query
+// parameter replaced by "***".
+std::string redact_db_url(std::string_view url);
+
+}  // namespace dc::store_detail

@@ -1,0 +1,806 @@
+#include "store/sql_store.h"
+
+#include <charconv>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "store/codec.h"
+#include "store/schema.h"
+
+namespace dc::store_detail {
+
+namespace {
+
+// Column lists, in the order the decoders below read them.
+constexpr std::string_view kAppColumns =
+    "app_id, name, manager, exec, schedule, disable, status, pid, proc_start, exit_code, started_at, stopped_at, "
+    "next_run_at, cmd, cmd_flag, cmd_id, cmd_issued_by, cmd_args, cmd_result";
+constexpr std::string_view kCommandColumns =
+    "seq, cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, claimed_at, executed_at, "
+    "result, path";
+constexpr std::string_view kManagerColumns = "name, host, pid, started_at, last_seen, mode, version";
+
+std::string quoted(std::string_view text) {
+  // Names in messages are cut short so a 1 MB value does not become a 1 MB
+  // log line.
+  constexpr size_t kMax = 80;
+  return "'" + std::string(text.substr(0, kMax)) + (text.size() > kMax ? "...'" : "'");
+}
+
+Error schema_error(std::string_view what) { return Error(Errc::schema, std::string(what)); }
+
+// Reads one row column by column. The first column that does not hold what
+// the schema promises (a hand-edited row, say) is remembered as an
+// Errc::schema error, and later reads return defaults; callers check error()
+// once at the end instead of after every column.
+class RowReader {
+ public:
+  RowReader(const SqlRow& row, std::string what) : row_(row), what_(std::move(what)) {}
+
+  std::string text(size_t i) const { return row_.at(i).value_or(std::string()); }
+  std::optional<std::string> optional_text(size_t i) const { return row_.at(i); }
+
+  std::optional<int64_t> optional_integer(size_t i, std::string_view column) {
+    const auto& cell = row_.at(i);
+    if (!cell) return std::nullopt;
+    int64_t value = 0;
+    const char* begin = cell->data();
+    const char* end = begin + cell->size();
+    const auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (ec != std::errc() || ptr != end) {
+      fail(column, *cell, "not an integer");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  int64_t integer(size_t i, std::string_view column) {
+    auto value = optional_integer(i, column);
+    if (!value && row_.at(i) == std::nullopt) fail(column, "NULL", "must not be NULL");
+    return value.value_or(0);
+  }
+
+  bool boolean(size_t i, std::string_view column) {
+    const std::string value = text(i);
+    if (value == "1" || value == "t" || value == "true") return true;
+    if (value == "0" || value == "f" || value == "false") return false;
+    fail(column, value, "not a boolean");
+    return false;
+  }
+
+  std::optional<TimePoint> optional_time(size_t i, std::string_view column) {
+    const auto& cell = row_.at(i);
+    if (!cell) return std::nullopt;
+    auto parsed = parse_db_time(*cell, column);
+    if (!parsed) {
+      fail(column, *cell, "not an ISO-8601 UTC time");
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+
+  TimePoint time(size_t i, std::string_view column) { return optional_time(i, column).value_or(TimePoint{}); }
+
+  template <class Enum>
+  std::optional<Enum> optional_code(size_t i, std::string_view column, std::optional<Enum> (*from_int)(int64_t)) {
+    const auto value = optional_integer(i, column);
+    if (!value) return std::nullopt;
+    auto decoded = from_int(*value);
+    if (!decoded) fail(column, std::to_string(*value), "not a known code");
+    return decoded;
+  }
+
+  const std::optional<Error>& error() const { return error_; }
+
+ private:
+  void fail(std::string_view column, std::string_view value, std::string_view why) {
+    if (error_) return;
+    error_ = schema_error(what_ + ": column " + std::string(column) + " holds " + quoted(value) + ", " +
+                          std::string(why) + "; fix the row by hand or restore it");
+  }
+
+  const SqlRow& row_;
+  std::string what_;
+  std::optional<Error> error_;
+};
+
+Result<App> decode_app(const SqlRow& row) {
+  RowReader r(row, "apps row " + quoted(row.at(0).value_or("")));
+  App app;
+  app.app_id = r.text(0);
+  app.name = r.text(1);
+  app.manager = r.text(2);
+  auto exec = decode_exec(r.text(3), app.app_id);
+  if (!exec) return exec.error();
+  app.exec = std::move(exec).value();
+  app.schedule = r.optional_text(4);
+  app.disable = r.boolean(5, "disable");
+  const std::string status = r.text(6);
+  if (auto parsed = app_status_from_string(status)) {
+    app.status = *parsed;
+  } else {
+    return schema_error("apps row " + quoted(app.app_id) + ": column status holds " + quoted(status) +
+                        ", not one of STOPPED/STARTING/RUNNING/STOPPING/FAILED");
+  }
+  app.pid = r.optional_integer(7, "pid");
+  app.proc_start = r.optional_integer(8, "proc_start");
+  if (auto code = r.optional_integer(9, "exit_code")) app.exit_code = static_cast<int>(*code);
+  app.started_at = r.optional_time(10, "started_at");
+  app.stopped_at = r.optional_time(11, "stopped_at");
+  app.next_run_at = r.optional_time(12, "next_run_at");
+  app.cmd = r.optional_code<CmdName>(13, "cmd", cmd_name_from_int);
+  app.cmd_flag = r.optional_code<CmdFlag>(14, "cmd_flag", cmd_flag_from_int);
+  app.cmd_id = r.optional_text(15);
+  app.cmd_issued_by = r.optional_text(16);
+  app.cmd_args = r.optional_text(17);
+  app.cmd_result = r.optional_text(18);
+  if (r.error()) return *r.error();
+  return app;
+}
+
+Result<CommandRecord> decode_command(const SqlRow& row) {
+  RowReader r(row, "commands row seq " + row.at(0).value_or("?"));
+  CommandRecord record;
+  record.seq = r.integer(0, "seq");
+  record.cmd_id = r.text(1);
+  record.app_id = r.text(2);
+  record.target = r.text(3);
+  record.command = r.optional_code<CmdName>(4, "command", cmd_name_from_int).value_or(CmdName::start);
+  record.args_json = r.text(5);
+  record.issued_by = r.text(6);
+  record.issued_at = r.time(7, "issued_at");
+  record.flag = r.optional_code<CmdFlag>(8, "flag", cmd_flag_from_int).value_or(CmdFlag::pending);
+  record.claimed_by = r.optional_text(9);
+  record.claimed_at = r.optional_time(10, "claimed_at");
+  record.executed_at = r.optional_time(11, "executed_at");
+  record.result = r.optional_text(12);
+  if (const auto path = r.optional_text(13)) {
+    record.path = delivery_path_from_string(*path);
+    if (!record.path) {
+      return schema_error("commands row seq " + std::to_string(record.seq) + ": column path holds " + quoted(*path) +
+                          ", not 'broker' or 'poll'");
+    }
+  }
+  if (r.error()) return *r.error();
+  return record;
+}
+
+Result<ManagerRecord> decode_manager(const SqlRow& row) {
+  RowReader r(row, "managers row " + quoted(row.at(0).value_or("")));
+  ManagerRecord manager;
+  manager.name = r.text(0);
+  manager.host = r.text(1);
+  manager.pid = r.integer(2, "pid");
+  manager.started_at = r.time(3, "started_at");
+  manager.last_seen = r.time(4, "last_seen");
+  manager.mode = r.text(5);
+  manager.version = r.text(6);
+  if (r.error()) return *r.error();
+  return manager;
+}
+
+template <class T, class Decode>
+Result<std::vector<T>> decode_all(const SqlRows& rows, Decode decode) {
+  std::vector<T> out;
+  out.reserve(rows.size());
+  for (const SqlRow& row : rows) {
+    auto decoded = decode(row);
+    if (!decoded) return decoded.error();
+    out.push_back(std::move(decoded).value());
+  }
+  return out;
+}
+
+Status require_nonempty(std::string_view value, std::string_view what) {
+  if (value.empty()) return Error(Errc::invalid_argument, std::string(what) + " is empty");
+  return ok_status();
+}
+
+// Names that are keys (indexed columns) stay short: PostgreSQL cannot index
+// a value much over 2 kB, and the same names travel as AMQP short strings
+// (queue name = manager name, message_id = command id) of at most 255 bytes.
+// Both backends apply the same limit so a name valid on one is valid on the
+// other.
+constexpr size_t kMaxNameBytes = 255;
+
+Status check_name(std::string_view value, std::string_view what) {
+  if (auto st = require_nonempty(value, what); !st) return st;
+  if (value.size() > kMaxNameBytes) {
+    return Error(Errc::invalid_argument, std::string(what) + " is " + std::to_string(value.size()) +
+                                             " bytes long; the limit is " + std::to_string(kMaxNameBytes));
+  }
+  return ok_status();
+}
+
+// A limit of zero or less means "no limit".
+int64_t effective_limit(int limit) { return limit > 0 ? limit : std::numeric_limits<int64_t>::max(); }
+
+class SqlStore final : public Store {
+ public:
+  explicit SqlStore(std::unique_ptr<SqlSession> session) : db_(std::move(session)) {}
+
+  Status migrate();
+
+  std::string_view backend() const override { return db_->backend(); }
+  Result<int> schema_version() override;
+
+  Status add_app(const App& app) override;
+  Status update_app(const App& app) override;
+  Status remove_app(std::string_view app_id) override;
+  Result<std::optional<App>> get_app(std::string_view app_id) override;
+  Result<std::vector<App>> list_apps(const AppFilter& filter) override;
+  Status set_app_state(std::string_view app_id, const AppState& state) override;
+  Status set_next_run(std::string_view app_id, std::optional<TimePoint> next_run_at) override;
+
+  Result<std::vector<CommandRecord>> record_command(const Command& command,
+                                                    std::optional<std::string_view> manager) override;
+  Result<ClaimResult> claim(const CommandRecord& record, std::string_view manager) override;
+  Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+                const Outcome& outcome) override;
+  Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit) override;
+  Result<std::vector<CommandRecord>> pending_before(std::string_view app_id, int64_t seq) override;
+  Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) override;
+  Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) override;
+  Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) override;
+
+  Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) override;
+  Status heartbeat(std::string_view name, int64_t pid, std::string_view mode) override;
+  Status release_lease(std::string_view name, int64_t pid) override;
+  Result<std::vector<ManagerRecord>> list_managers() override;
+
+  Result<std::unique_ptr<CommandNotifier>> listen_for_commands() override { return db_->listen(); }
+
+ private:
+  Result<SqlRows> run(std::string_view sql, std::initializer_list<SqlParam> params = {}) {
+    return db_->query(sql, std::span<const SqlParam>(params.begin(), params.size()));
+  }
+  Result<SqlRows> run(std::string_view sql, const std::vector<SqlParam>& params) { return db_->query(sql, params); }
+
+  // Runs `body` (returning Result<T> or Status) inside one write
+  // transaction: committed when it succeeds, rolled back when it or the
+  // commit fails. Every error is prefixed with `what`.
+  template <class Body>
+  std::invoke_result_t<Body&> write_transaction(std::string_view what, Body&& body) {
+    using R = std::invoke_result_t<Body&>;
+    if (auto begun = db_->begin_write(); !begun) return R(begun.error().with_context(what));
+    R result = body();
+    if (!result) {
+      db_->rollback();
+      return R(result.error().with_context(what));
+    }
+    if (auto committed = db_->commit(); !committed) {
+      db_->rollback();
+      return R(committed.error().with_context(what));
+    }
+    return result;
+  }
+
+  Result<std::vector<CommandRecord>> select_commands(std::string_view what, const std::string& sql,
+                                                     const std::vector<SqlParam>& params) {
+    auto rows = run(sql, params);
+    if (!rows) return rows.error().with_context(what);
+    auto records = decode_all<CommandRecord>(*rows, decode_command);
+    if (!records) return records.error().with_context(what);
+    return records;
+  }
+
+  std::unique_ptr<SqlSession> db_;
+};
+
+// ---------------------------------------------------------------- schema
+
+Status SqlStore::migrate() {
+  return write_transaction("open " + db_->describe(), [&]() -> Status {
+    if (auto st = db_->lock_for_migration(); !st) return st;
+    if (auto rows = run(schema_version_table_sql()); !rows) return rows.error();
+    auto rows = run("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (!rows) return rows.error();
+    RowReader r(rows->at(0), "schema_version");
+    const int64_t version = r.integer(0, "version");
+    if (r.error()) return *r.error();
+    if (version > kSchemaVersion) {
+      return Error(Errc::schema, "the database has schema version " + std::to_string(version) +
+                                     ", newer than version " + std::to_string(kSchemaVersion) +
+                                     " that this dc understands; upgrade dc to use this database");
+    }
+    for (const Migration& migration : db_->migrations()) {
+      if (migration.version <= version) continue;
+      for (std::string_view statement : migration.statements) {
+        if (auto applied = run(statement); !applied) {
+          return applied.error().with_context("migration to schema version " + std::to_string(migration.version));
+        }
+      }
+      auto recorded = run("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                          {integer("schema_version.version", migration.version),
+                           text("schema_version.applied_at", format_db_time(now()))});
+      if (!recorded) return recorded.error();
+    }
+    return ok_status();
+  });
+}
+
+Result<int> SqlStore::schema_version() {
+  auto rows = run("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  if (!rows) return rows.error().with_context("read the schema version");
+  RowReader r(rows->at(0), "schema_version");
+  const int64_t version = r.integer(0, "version");
+  if (r.error()) return *r.error();
+  return static_cast<int>(version);
+}
+
+// ---------------------------------------------------------------- apps
+
+namespace {
+
+Status validate_registry_fields(const App& app) {
+  if (auto problem = app_id_problem(app.app_id); !problem.empty()) {
+    return Error(Errc::invalid_argument, "app_id " + quoted(app.app_id) + " is not valid: " + problem);
+  }
+  if (auto st = check_name(app.manager, "apps.manager (the owning manager's name)"); !st) return st;
+  return ok_status();
+}
+
+}  // namespace
+
+Status SqlStore::add_app(const App& app) {
+  const std::string what = "add app " + quoted(app.app_id);
+  if (auto st = validate_registry_fields(app); !st) return st.error().with_context(what);
+  auto exec = encode_exec(app.exec);
+  if (!exec) return exec.error().with_context(what);
+  auto rows =
+      run("INSERT INTO apps (app_id, name, manager, exec, schedule, disable, status) "
+          "VALUES ($1, $2, $3, $4, $5, $6, 'STOPPED') ON CONFLICT (app_id) DO NOTHING RETURNING app_id",
+          {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
+           text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
+           integer("apps.disable", app.disable ? 1 : 0)});
+  if (!rows) return rows.error().with_context(what);
+  if (rows->empty()) return Error(Errc::conflict, what + ": it already exists; use update or remove it first");
+  return ok_status();
+}
+
+Status SqlStore::update_app(const App& app) {
+  const std::string what = "update app " + quoted(app.app_id);
+  if (auto st = validate_registry_fields(app); !st) return st.error().with_context(what);
+  auto exec = encode_exec(app.exec);
+  if (!exec) return exec.error().with_context(what);
+  auto rows =
+      run("UPDATE apps SET name = $2, manager = $3, exec = $4, schedule = $5, disable = $6 WHERE app_id = $1 "
+          "RETURNING app_id",
+          {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
+           text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
+           integer("apps.disable", app.disable ? 1 : 0)});
+  if (!rows) return rows.error().with_context(what);
+  if (rows->empty()) return Error(Errc::not_found, what + ": no such app; add it first");
+  return ok_status();
+}
+
+Status SqlStore::remove_app(std::string_view app_id) {
+  const std::string what = "remove app " + quoted(app_id);
+  auto rows = run("DELETE FROM apps WHERE app_id = $1 RETURNING app_id", {text("apps.app_id", app_id)});
+  if (!rows) return rows.error().with_context(what);
+  if (rows->empty()) return Error(Errc::not_found, what + ": no such app");
+  return ok_status();
+}
+
+Result<std::optional<App>> SqlStore::get_app(std::string_view app_id) {
+  const std::string what = "get app " + quoted(app_id);
+  auto rows = run("SELECT " + std::string(kAppColumns) + " FROM apps WHERE app_id = $1", {text("apps.app_id", app_id)});
+  if (!rows) return rows.error().with_context(what);
+  if (rows->empty()) return std::optional<App>();
+  auto app = decode_app(rows->front());
+  if (!app) return app.error().with_context(what);
+  return std::optional<App>(std::move(app).value());
+}
+
+Result<std::vector<App>> SqlStore::list_apps(const AppFilter& filter) {
+  const std::string what = "list apps";
+  auto rows = filter.manager
+                  ? run("SELECT " + std::string(kAppColumns) + " FROM apps WHERE manager = $1 ORDER BY app_id",
+                        {text("apps.manager", *filter.manager)})
+                  : run("SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY app_id");
+  if (!rows) return rows.error().with_context(what);
+  auto apps = decode_all<App>(*rows, decode_app);
+  if (!apps) return apps.error().with_context(what);
+  return apps;
+}
+
+namespace {
+
+// The AppState columns' parameters, numbered from $2 ($1 is the app id).
+std::vector<SqlParam> app_state_params(std::string_view app_id, const AppState& state) {
+  std::vector<SqlParam> params;
+  params.push_back(text("apps.app_id", app_id));
+  params.push_back(text("apps.status", to_string(state.status)));
+  params.push_back(integer("apps.disable", state.disable ? 1 : 0));
+  params.push_back(optional_integer("apps.pid", state.pid));
+  params.push_back(optional_integer("apps.proc_start", state.proc_start));
+  params.push_back(optional_integer("apps.exit_code", state.exit_code));
+  params.push_back(state.started_at ? text("apps.started_at", format_db_time(*state.started_at))
+                                    : null("apps.started_at"));
+  params.push_back(state.stopped_at ? text("apps.stopped_at", format_db_time(*state.stopped_at))
+                                    : null("apps.stopped_at"));
+  return params;
+}
+constexpr std::string_view kSetAppStateColumns =
+    "status = $2, disable = $3, pid = $4, proc_start = $5, exit_code = $6, started_at = $7, stopped_at = $8";
+
+}  // namespace
+
+Status SqlStore::set_app_state(std::string_view app_id, const AppState& state) {
+  const std::string what = "set state of app " + quoted(app_id);
+  auto rows = run("UPDATE apps SET " + std::string(kSetAppStateColumns) + " WHERE app_id = $1 RETURNING app_id",
+                  app_state_params(app_id, state));
+  if (!rows) return rows.error().with_context(what);
+  if (rows->empty()) return Error(Errc::not_found, what + ": no such app");
+  return ok_status();
+}
+
+Status SqlStore::set_next_run(std::string_view app_id, std::optional<TimePoint> next_run_at) {
+  const std::string what = "set next run of app " + quoted(app_id);
+  auto rows = run("UPDATE apps SET next_run_at = $2 WHERE app_id = $1 RETURNING app_id",
+                  {text("apps.app_id", app_id),
+                   next_run_at ? text("apps.next_run_at", format_db_time(*next_run_at)) : null("apps.next_run_at")});
+  if (!rows) return rows.error().with_context(what);
+  if (rows->empty()) return Error(Errc::not_found, what + ": no such app");
+  return ok_status();
+}
+
+// ---------------------------------------------------------------- commands
+
+Result<std::vector<CommandRecord>> SqlStore::record_command(const Command& command,
+                                                            std::optional<std::string_view> manager) {
+  const std::string what =
+      "record command " + quoted(command.id) + " for " +
+      (command.is_broadcast() ? (manager ? "every app of manager " + quoted(*manager) : std::string("every app"))
+                              : "app " + quoted(command.app_id));
+  if (auto st = check_name(command.id, "the command id"); !st) return st.error().with_context(what);
+  if (auto st = require_nonempty(command.app_id, "the app id"); !st) return st.error().with_context(what);
+  const TimePoint issued_at = command.issued_at == TimePoint{} ? now() : command.issued_at;
+  const std::string args = command.args_json.empty() ? "{}" : command.args_json;
+
+  return write_transaction(what, [&]() -> Result<std::vector<CommandRecord>> {
+    // (app_id, owning manager) of every app this command addresses.
+    Result<SqlRows> targets = Error(Errc::internal, "unset");
+    if (!command.is_broadcast()) {
+      targets = run("SELECT app_id, manager FROM apps WHERE app_id = $1", {text("commands.app_id", command.app_id)});
+      if (targets && targets->empty()) {
+        return Error(Errc::not_found, "no such app; register it with `dcctl apps add` first");
+      }
+    } else if (manager) {
+      targets =
+          run("SELECT app_id, manager FROM apps WHERE manager = $1 ORDER BY app_id", {text("apps.manager", *manager)});
+    } else {
+      targets = run("SELECT app_id, manager FROM apps ORDER BY app_id");
+    }
+    if (!targets) return targets.error();
+
+    std::vector<CommandRecord> written;
+    written.reserve(targets->size());
+    for (const SqlRow& target : *targets) {
+      CommandRecord record;
+      record.cmd_id = command.id;
+      record.app_id = target.at(0).value_or("");
+      record.target = command.app_id;
+      record.command = command.name;
+      record.args_json = args;
+      record.issued_by = command.issued_by;
+      record.issued_at = issued_at;
+      record.flag = CmdFlag::pending;
+      auto inserted =
+          run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (cmd_id, app_id) DO NOTHING RETURNING seq",
+              {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+               text("commands.target", record.target), integer("commands.command", static_cast<int>(record.command)),
+               text("commands.args", record.args_json), text("commands.issued_by", record.issued_by),
+               text("commands.issued_at", format_db_time(record.issued_at))});
+      if (!inserted) return inserted.error();
+      if (inserted->empty()) {
+        return Error(Errc::conflict, "command id " + quoted(record.cmd_id) + " is already recorded for app " +
+                                         quoted(record.app_id) + "; every command needs a new id");
+      }
+      RowReader r(inserted->front(), "new commands row");
+      record.seq = r.integer(0, "seq");
+      if (r.error()) return *r.error();
+
+      auto mirrored =
+          run("UPDATE apps SET cmd = $2, cmd_flag = 0, cmd_id = $3, cmd_issued_by = $4, cmd_args = $5, "
+              "cmd_result = NULL WHERE app_id = $1",
+              {text("apps.app_id", record.app_id), integer("apps.cmd", static_cast<int>(record.command)),
+               text("apps.cmd_id", record.cmd_id), text("apps.cmd_issued_by", record.issued_by),
+               text("apps.cmd_args", record.args_json)});
+      if (!mirrored) return mirrored.error();
+      written.push_back(std::move(record));
+    }
+    if (!written.empty()) {
+      // Delivered on commit: listeners never wake before the rows exist.
+      const std::string payload =
+          command.is_broadcast() ? std::string(manager.value_or(kBroadcastAppId)) : targets->front().at(1).value_or("");
+      if (auto st = db_->notify_commands(payload); !st) return st.error();
+    }
+    return written;
+  });
+}
+
+Result<ClaimResult> SqlStore::claim(const CommandRecord& record, std::string_view manager) {
+  const std::string what = "claim command " + quoted(record.cmd_id) + " for app " + quoted(record.app_id);
+  if (auto st = check_name(record.cmd_id, "the command id"); !st) return st.error().with_context(what);
+  if (auto st = check_name(manager, "the claiming manager's name"); !st) return st.error().with_context(what);
+  if (record.app_id == kBroadcastAppId) {
+    return Error(Errc::invalid_argument, what + ": a claim names one app; expand \"*\" into the manager's apps first");
+  }
+  if (auto problem = app_id_problem(record.app_id); !problem.empty()) {
+    return Error(Errc::invalid_argument, what + ": " + problem);
+  }
+  const std::string claimed_at = format_db_time(now());
+
+  // Claimed and finished are absorbing states (nothing ever unclaims a row),
+  // so a plain read that sees either is already the answer. This spares the
+  // losers of a race, and every redelivery, the write lock.
+  auto seen = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
+                  {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id)});
+  if (!seen) return seen.error().with_context(what);
+  if (!seen->empty()) {
+    RowReader r(seen->front(), "commands row");
+    const int64_t flag = r.integer(0, "flag");
+    if (r.error()) return r.error()->with_context(what);
+    if (flag != static_cast<int>(CmdFlag::pending)) return ClaimResult::already_finished;
+    if (seen->front().at(1).has_value()) return ClaimResult::already_claimed;
+  }
+
+  return write_transaction(what, [&]() -> Result<ClaimResult> {
+    // The claim proper: one conditional UPDATE. Of any number of concurrent
+    // callers exactly one sees the row unclaimed and gets it back; in
+    // PostgreSQL the others block on the row lock and then re-check the
+    // condition against the committed row, in SQLite they queue on the
+    // write lock (BEGIN IMMEDIATE).
+    auto updated =
+        run("UPDATE commands SET claimed_by = $3, claimed_at = $4 "
+            "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL RETURNING seq",
+            {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+             text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+    if (!updated) return updated.error();
+    if (!updated->empty()) return ClaimResult::claimed;
+
+    // No unclaimed row: either none exists (a message from a source that did
+    // not record it) or someone has it. Inserting the row already claimed
+    // decides the first case atomically: the UNIQUE (cmd_id, app_id) key lets
+    // exactly one concurrent insert through.
+    const TimePoint issued_at = record.issued_at == TimePoint{} ? now() : record.issued_at;
+    const std::string args = record.args_json.empty() ? "{}" : record.args_json;
+    auto inserted =
+        run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, "
+            "claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (cmd_id, app_id) DO NOTHING "
+            "RETURNING seq",
+            {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+             text("commands.target", record.target.empty() ? record.app_id : record.target),
+             integer("commands.command", static_cast<int>(record.command)), text("commands.args", args),
+             text("commands.issued_by", record.issued_by), text("commands.issued_at", format_db_time(issued_at)),
+             text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+    if (!inserted) return inserted.error();
+    if (!inserted->empty()) {
+      // The app's mirror learns of the command as if it had been recorded.
+      auto mirrored =
+          run("UPDATE apps SET cmd = $2, cmd_flag = 0, cmd_id = $3, cmd_issued_by = $4, cmd_args = $5, "
+              "cmd_result = NULL WHERE app_id = $1",
+              {text("apps.app_id", record.app_id), integer("apps.cmd", static_cast<int>(record.command)),
+               text("apps.cmd_id", record.cmd_id), text("apps.cmd_issued_by", record.issued_by),
+               text("apps.cmd_args", args)});
+      if (!mirrored) return mirrored.error();
+      return ClaimResult::claimed;
+    }
+
+    auto existing = run("SELECT flag FROM commands WHERE cmd_id = $1 AND app_id = $2",
+                        {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id)});
+    if (!existing) return existing.error();
+    if (existing->empty()) return Error(Errc::internal, "the row vanished between insert and read");
+    RowReader r(existing->front(), "commands row");
+    const int64_t flag = r.integer(0, "flag");
+    if (r.error()) return *r.error();
+    return flag == static_cast<int>(CmdFlag::pending) ? ClaimResult::already_claimed : ClaimResult::already_finished;
+  });
+}
+
+Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+                        const Outcome& outcome) {
+  const std::string what = "finish command " + quoted(cmd_id) + " for app " + quoted(app_id);
+  if (outcome.flag == CmdFlag::pending) {
+    return Error(Errc::invalid_argument, what + ": an outcome is EXECUTED or NOT_EXECUTED, not PENDING");
+  }
+  const std::string executed_at = format_db_time(now());
+
+  return write_transaction(what, [&]() -> Status {
+    auto updated =
+        run("UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7 "
+            "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0 "
+            "RETURNING command, issued_by, args",
+            {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id), text("commands.claimed_by", manager),
+             integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
+             text("commands.path", to_string(outcome.path)), text("commands.executed_at", executed_at)});
+    if (!updated) return updated.error();
+    if (updated->empty()) {
+      // Say why, so the caller's log line explains the refusal.
+      auto existing = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
+                          {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
+      if (!existing) return existing.error();
+      if (existing->empty()) return Error(Errc::conflict, "no such command row; claim it before finishing it");
+      RowReader r(existing->front(), "commands row");
+      const auto flag = r.optional_code<CmdFlag>(0, "flag", cmd_flag_from_int);
+      const auto holder = r.optional_text(1);
+      if (r.error()) return *r.error();
+      if (flag && *flag != CmdFlag::pending) {
+        return Error(Errc::conflict, "it is already finished as " + std::string(to_string(*flag)));
+      }
+      if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
+      return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
+    }
+    if (!outcome.app_state) return ok_status();
+
+    RowReader r(updated->front(), "commands row");
+    const int64_t command = r.integer(0, "command");
+    if (r.error()) return *r.error();
+    std::vector<SqlParam> params = app_state_params(app_id, *outcome.app_state);
+    params.push_back(integer("apps.cmd", command));
+    params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
+    params.push_back(text("apps.cmd_id", cmd_id));
+    params.push_back(optional_text("apps.cmd_issued_by", updated->front().at(1)));
+    params.push_back(optional_text("apps.cmd_args", updated->front().at(2)));
+    params.push_back(text("apps.cmd_result", outcome.result));
+    // An app removed meanwhile matches no row: the command's outcome stands.
+    auto mirrored = run("UPDATE apps SET " + std::string(kSetAppStateColumns) +
+                            ", cmd = $9, cmd_flag = $10, cmd_id = $11, cmd_issued_by = $12, cmd_args = $13, "
+                            "cmd_result = $14 WHERE app_id = $1",
+                        params);
+    if (!mirrored) return mirrored.error();
+    return ok_status();
+  });
+}
+
+Result<std::vector<CommandRecord>> SqlStore::pending_for_manager(std::string_view manager, int limit) {
+  return select_commands("list pending commands of manager " + quoted(manager),
+                         "SELECT " + std::string(kCommandColumns) +
+                             " FROM commands WHERE flag = 0 AND claimed_by IS NULL"
+                             " AND app_id IN (SELECT app_id FROM apps WHERE manager = $1) ORDER BY seq LIMIT $2",
+                         {text("apps.manager", manager), integer("limit", effective_limit(limit))});
+}
+
+Result<std::vector<CommandRecord>> SqlStore::pending_before(std::string_view app_id, int64_t seq) {
+  return select_commands("list pending commands of app " + quoted(app_id) + " before seq " + std::to_string(seq),
+                         "SELECT " + std::string(kCommandColumns) +
+                             " FROM commands WHERE app_id = $1 AND seq < $2 AND flag = 0 AND claimed_by IS NULL"
+                             " ORDER BY seq",
+                         {text("commands.app_id", app_id), integer("commands.seq", seq)});
+}
+
+Result<std::vector<CommandRecord>> SqlStore::claimed_unfinished(std::string_view manager) {
+  return select_commands(
+      "list unfinished claims of manager " + quoted(manager),
+      "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE claimed_by = $1 AND flag = 0 ORDER BY seq",
+      {text("commands.claimed_by", manager)});
+}
+
+Result<std::vector<CommandRecord>> SqlStore::list_commands(const CommandFilter& filter) {
+  std::string sql = "SELECT " + std::string(kCommandColumns) + " FROM commands";
+  std::vector<SqlParam> params;
+  std::string conditions;
+  const auto add = [&](std::string_view condition) {
+    conditions += conditions.empty() ? " WHERE " : " AND ";
+    conditions += condition;
+  };
+  if (filter.app_id) {
+    params.push_back(text("commands.app_id", *filter.app_id));
+    add("app_id = $" + std::to_string(params.size()));
+  }
+  if (filter.cmd_id) {
+    params.push_back(text("commands.cmd_id", *filter.cmd_id));
+    add("cmd_id = $" + std::to_string(params.size()));
+  }
+  if (filter.pending_only) add("flag = 0");
+  params.push_back(integer("limit", effective_limit(filter.limit)));
+  sql += conditions + " ORDER BY seq DESC LIMIT $" + std::to_string(params.size());
+  return select_commands("list commands", sql, params);
+}
+
+Result<std::vector<CommandRecord>> SqlStore::get_command(std::string_view cmd_id) {
+  return select_commands("get command " + quoted(cmd_id),
+                         "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE cmd_id = $1 ORDER BY seq",
+                         {text("commands.cmd_id", cmd_id)});
+}
+
+// ---------------------------------------------------------------- managers
+
+Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) {
+  const std::string what = "acquire the lease of manager " + quoted(self.name);
+  if (auto st = check_name(self.name, "the manager name"); !st) return st.error().with_context(what);
+  if (auto st = require_nonempty(self.host, "the manager host"); !st) return st.error().with_context(what);
+  if (auto st = require_nonempty(self.mode, "the manager mode"); !st) return st.error().with_context(what);
+  const TimePoint at = now();
+  const std::string seen = format_db_time(at);
+  const std::string started = format_db_time(self.started_at == TimePoint{} ? at : self.started_at);
+  const std::string expired_before =
+      format_db_time(at - std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl));
+
+  return write_transaction(what, [&]() -> Status {
+    const std::initializer_list<SqlParam> row = {
+        text("managers.name", self.name),       text("managers.host", self.host),    integer("managers.pid", self.pid),
+        text("managers.started_at", started),   text("managers.last_seen", seen),    text("managers.mode", self.mode),
+        text("managers.version", self.version), text("lease expiry", expired_before)};
+    // First holder of the name: the primary key lets one insert through.
+    auto inserted =
+        run("INSERT INTO managers (name, host, pid, started_at, last_seen, mode, version) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING RETURNING name",
+            std::vector<SqlParam>(row.begin(), row.begin() + 7));
+    if (!inserted) return inserted.error();
+    if (!inserted->empty()) return ok_status();
+    // Take over a row that is free: stopped, expired, or our own (a restart
+    // under the same pid). Conditional, so two contenders cannot both win.
+    auto taken =
+        run("UPDATE managers SET host = $2, pid = $3, started_at = $4, last_seen = $5, mode = $6, version = $7 "
+            "WHERE name = $1 AND (mode = 'stopped' OR last_seen < $8 OR (host = $2 AND pid = $3)) RETURNING name",
+            std::vector<SqlParam>(row));
+    if (!taken) return taken.error();
+    if (!taken->empty()) return ok_status();
+    auto holder = run("SELECT " + std::string(kManagerColumns) + " FROM managers WHERE name = $1",
+                      {text("managers.name", self.name)});
+    if (!holder) return holder.error();
+    if (holder->empty()) return Error(Errc::unavailable, "the lease row changed while being read; retry");
+    auto record = decode_manager(holder->front());
+    if (!record) return record.error();
+    return Error(
+        Errc::conflict,
+        "a manager of this name is already running on host " + quoted(record->host) + " (pid " +
+            std::to_string(record->pid) + ", mode " + record->mode + ", last seen " +
+            format_iso8601(record->last_seen) + "); stop it first, or wait until its lease expires at " +
+            format_iso8601(record->last_seen + std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl)));
+  });
+}
+
+Status SqlStore::heartbeat(std::string_view name, int64_t pid, std::string_view mode) {
+  const std::string what = "heartbeat of manager " + quoted(name);
+  if (auto st = require_nonempty(mode, "the manager mode"); !st) return st.error().with_context(what);
+  auto rows = run("UPDATE managers SET last_seen = $3, mode = $4 WHERE name = $1 AND pid = $2 RETURNING name",
+                  {text("managers.name", name), integer("managers.pid", pid),
+                   text("managers.last_seen", format_db_time(now())), text("managers.mode", mode)});
+  if (!rows) return rows.error().with_context(what);
+  if (!rows->empty()) return ok_status();
+  auto holder =
+      run("SELECT " + std::string(kManagerColumns) + " FROM managers WHERE name = $1", {text("managers.name", name)});
+  if (!holder) return holder.error().with_context(what);
+  if (holder->empty()) return Error(Errc::not_found, what + ": no lease for this name; acquire it first");
+  auto record = decode_manager(holder->front());
+  if (!record) return record.error().with_context(what);
+  return Error(Errc::conflict, what + ": the lease was lost to pid " + std::to_string(record->pid) + " on host " +
+                                   quoted(record->host) + "; this process must stop acting as the manager");
+}
+
+Status SqlStore::release_lease(std::string_view name, int64_t pid) {
+  const std::string what = "release the lease of manager " + quoted(name);
+  auto rows = run(
+      "UPDATE managers SET mode = 'stopped', last_seen = $3 WHERE name = $1 AND pid = $2 RETURNING name",
+      {text("managers.name", name), integer("managers.pid", pid), text("managers.last_seen", format_db_time(now()))});
+  if (!rows) return rows.error().with_context(what);
+  if (!rows->empty()) return ok_status();
+  auto holder = run("SELECT pid FROM managers WHERE name = $1", {text("managers.name", name)});
+  if (!holder) return holder.error().with_context(what);
+  if (holder->empty()) return Error(Errc::not_found, what + ": no lease for this name");
+  return Error(Errc::conflict, what + ": it is held by pid " + holder->front().at(0).value_or("?") + ", not by pid " +
+                                   std::to_string(pid) + "; left unchanged");
+}
+
+Result<std::vector<ManagerRecord>> SqlStore::list_managers() {
+  auto rows = run("SELECT " + std::string(kManagerColumns) + " FROM managers ORDER BY name");
+  if (!rows) return rows.error().with_context("list managers");
+  auto managers = decode_all<ManagerRecord>(*rows, decode_manager);
+  if (!managers) return managers.error().with_context("list managers");
+  return managers;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sql_store(std::unique_ptr<SqlSession> session) {
+  auto store = std::make_unique<SqlStore>(std::move(session));
+  if (auto st = store->migrate(); !st) return st.error();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace dc::store_detail

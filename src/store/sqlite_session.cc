@@ -1,0 +1,59 @@
+#include "store/sqlite_session.h"
+
+namespace dc::store_detail {
+
+namespace {
+
+// The store's statements use PostgreSQL's `$N` placeholders; SQLite reads
+// `$N` as a *named* parameter numbered by first appearance, so rewrite to
+// `?N`, which binds to index N exactly. The store's SQL has no string
+// literal containing '$', so a plain scan is enough.
+std::string to_sqlite_placeholders(std::string_view sql) {
+  std::string out(sql);
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '$' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteSession>> SqliteSession::open(const std::string& path) {
+  auto db = SqliteDb::open(path, "sqlite " + path);
+  if (!db) return db.error();
+  std::unique_ptr<SqliteSession> session(new SqliteSession(std::move(db).value()));
+  // The busy timeout first: switching to WAL needs the lock a concurrent
+  // first open may hold.
+  if (auto st = session->db_.set_busy_timeout(kSqliteBusyTimeoutMs); !st) return st.error();
+  // journal_mode answers with a row; "memory" for an in-memory database.
+  if (auto rows = session->query("PRAGMA journal_mode=WAL", {}); !rows) return rows.error();
+  for (std::string_view pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (auto st = session->db_.exec(pragma); !st) return st.error();
+  }
+  return session;
+}
+
+Result<SqlRows> SqliteSession::query(std::string_view sql, std::span<const SqlParam> params) {
+  auto it = statements_.find(std::string(sql));
+  if (it == statements_.end()) {
+    auto prepared = db_.prepare(to_sqlite_placeholders(sql));
+    if (!prepared) return prepared.error();
+    it = statements_.emplace(std::string(sql), std::move(prepared).value()).first;
+  }
+  SqliteStatement& statement = it->second;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (auto st = statement.bind(static_cast<int>(i + 1), params[i].value, params[i].field); !st) return st.error();
+  }
+  return statement.run();
+}
+
+Status SqliteSession::begin_write() { return db_.exec("BEGIN IMMEDIATE"); }
+
+Status SqliteSession::commit() { return db_.exec("COMMIT"); }
+
+void SqliteSession::rollback() {
+  // SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).
+  if (!db_.autocommit()) (void)db_.exec("ROLLBACK");
+}
+
+}  // namespace dc::store_detail

@@ -1,0 +1,725 @@
+// The contract suite (see store_contract.h): one TEST_P per promise of
+// store.h, run against every backend.
+#include <poll.h>
+
+#include <chrono>
+#include <thread>
+
+#include "store/store_contract.h"
+
+namespace dc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+App make_app(std::string app_id, std::string manager) {
+  App app;
+  app.app_id = std::move(app_id);
+  app.name = "name of " + app.app_id;
+  app.manager = std::move(manager);
+  app.exec = {"/bin/sleep", "60"};
+  return app;
+}
+
+Command make_command(std::string id, std::string app_id, CmdName name = CmdName::start) {
+  Command command;
+  command.id = std::move(id);
+  command.app_id = std::move(app_id);
+  command.name = name;
+  command.issued_by = "tester@host";
+  command.issued_at = from_unix_micros(1'736'937'000'123'456);
+  command.args_json = R"({"company_id":"123456","monitoring":true})";
+  return command;
+}
+
+CommandRecord record_for(std::string cmd_id, std::string app_id, CmdName name = CmdName::start) {
+  CommandRecord record;
+  record.cmd_id = std::move(cmd_id);
+  record.app_id = std::move(app_id);
+  record.target = record.app_id;
+  record.command = name;
+  record.issued_by = "outside@source";
+  record.issued_at = from_unix_micros(1'736'937'000'000'000);
+  return record;
+}
+
+Outcome executed(std::string result, std::optional<AppState> state = std::nullopt) {
+  Outcome outcome;
+  outcome.flag = CmdFlag::executed;
+  outcome.result = std::move(result);
+  outcome.path = DeliveryPath::broker;
+  outcome.app_state = std::move(state);
+  return outcome;
+}
+
+ManagerRecord manager_record(std::string name, std::string host, int64_t pid) {
+  ManagerRecord record;
+  record.name = std::move(name);
+  record.host = std::move(host);
+  record.pid = pid;
+  record.mode = "broker";
+  record.version = "0.1.0";
+  return record;
+}
+
+// ------------------------------------------------------------ schema
+
+TEST_P(StoreContract, FreshDatabaseHasCurrentSchema) {
+  EXPECT_EQ(store_->backend(), is_postgres() ? "postgresql" : "sqlite");
+  ASSERT_OK_AND_ASSIGN(const int version, store_->schema_version());
+  EXPECT_EQ(version, Store::current_schema_version());
+  EXPECT_GE(Store::current_schema_version(), 1);
+}
+
+TEST_P(StoreContract, ReopenKeepsDataAndSchema) {
+  if (!db_->shared()) GTEST_SKIP() << "an in-memory database cannot be reopened";
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, db_->open());
+  ASSERT_OK_AND_ASSIGN(const int version, reopened->schema_version());
+  EXPECT_EQ(version, Store::current_schema_version());
+  ASSERT_OK_AND_ASSIGN(auto app, reopened->get_app("a1"));
+  ASSERT_TRUE(app.has_value());
+  EXPECT_EQ(app->manager, "m1");
+  // Migrations ran once: one row per version.
+  ASSERT_OK_AND_ASSIGN(auto rows, db_->raw_query("SELECT COUNT(*) FROM schema_version"));
+  EXPECT_EQ(rows.at(0).at(0), std::to_string(Store::current_schema_version()));
+}
+
+TEST_P(StoreContract, RefusesDatabaseFromNewerVersion) {
+  if (!db_->shared()) GTEST_SKIP() << "an in-memory database cannot be tampered with from outside";
+  const int newer = Store::current_schema_version() + 1;
+  ASSERT_OK(db_->raw_query("INSERT INTO schema_version (version, applied_at) VALUES (" + std::to_string(newer) +
+                           ", '2030-01-01T00:00:00.000000Z')"));
+  auto reopened = db_->open();
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.error().code(), Errc::schema);
+  EXPECT_NE(reopened.error().message().find("upgrade dc"), std::string::npos) << reopened.error().message();
+  EXPECT_NE(reopened.error().message().find(std::to_string(newer)), std::string::npos);
+}
+
+TEST_P(StoreContract, ConcurrentFirstOpensAllSucceed) {
+  if (!db_->shared()) GTEST_SKIP() << "needs a database several connections share";
+  // A second fresh database, opened for the first time by 6 threads at once.
+  store_.reset();
+  db_.reset();
+  ASSERT_OK_AND_ASSIGN(db_, TestDatabase::create(GetParam()));
+  std::vector<std::thread> threads;
+  std::vector<std::optional<Error>> errors(6);
+  for (size_t i = 0; i < errors.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto store = db_->open();
+      if (!store) errors[i] = store.error();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors) EXPECT_FALSE(error.has_value()) << error->message();
+  ASSERT_OK_AND_ASSIGN(auto rows, db_->raw_query("SELECT COUNT(*) FROM schema_version"));
+  EXPECT_EQ(rows.at(0).at(0), std::to_string(Store::current_schema_version()));
+}
+
+TEST_P(StoreContract, TimesAreStoredAsFixedWidthIsoUtc) {
+  if (!db_->shared()) GTEST_SKIP() << "reads the column behind the store's back";
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->record_command(make_command("c1", "a1")));
+  ASSERT_OK_AND_ASSIGN(auto rows, db_->raw_query("SELECT issued_at FROM commands"));
+  EXPECT_EQ(rows.at(0).at(0), "2025-01-15T10:30:00.123456Z");
+  ASSERT_OK(store_->set_next_run("a1", from_unix_micros(1'736'937'000'000'000)));
+  ASSERT_OK_AND_ASSIGN(rows, db_->raw_query("SELECT next_run_at, status FROM apps"));
+  EXPECT_EQ(rows.at(0).at(0), "2025-01-15T10:30:00.000000Z");
+  EXPECT_EQ(rows.at(0).at(1), "STOPPED");
+}
+
+// ------------------------------------------------------------ apps
+
+TEST_P(StoreContract, AddGetListUpdateRemoveApps) {
+  App a1 = make_app("a1", "m1");
+  a1.schedule = "every 5m";
+  a1.disable = true;
+  a1.exec = {"/usr/bin/env", "python3", "-c", "print('hi')", ""};
+  ASSERT_OK(store_->add_app(a1));
+  ASSERT_OK(store_->add_app(make_app("b2", "m2")));
+  ASSERT_OK(store_->add_app(make_app("a0", "m1")));
+
+  ASSERT_OK_AND_ASSIGN(auto got, store_->get_app("a1"));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->name, "name of a1");
+  EXPECT_EQ(got->manager, "m1");
+  EXPECT_EQ(got->exec, a1.exec);
+  EXPECT_EQ(got->schedule, "every 5m");
+  EXPECT_TRUE(got->disable);
+  EXPECT_EQ(got->status, AppStatus::stopped);
+  EXPECT_FALSE(got->pid.has_value());
+  EXPECT_FALSE(got->cmd.has_value());
+  EXPECT_FALSE(got->cmd_flag.has_value());
+
+  ASSERT_OK_AND_ASSIGN(auto all, store_->list_apps());
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].app_id, "a0");  // ordered by app_id
+  EXPECT_EQ(all[2].app_id, "b2");
+  ASSERT_OK_AND_ASSIGN(auto of_m1, store_->list_apps(AppFilter{"m1"}));
+  ASSERT_EQ(of_m1.size(), 2u);
+  for (const App& app : of_m1) EXPECT_EQ(app.manager, "m1");
+
+  App changed = a1;
+  changed.manager = "m3";
+  changed.schedule.reset();
+  changed.disable = false;
+  changed.exec = {"/bin/true"};
+  changed.status = AppStatus::running;  // not a registry field: ignored
+  ASSERT_OK(store_->update_app(changed));
+  ASSERT_OK_AND_ASSIGN(got, store_->get_app("a1"));
+  EXPECT_EQ(got->manager, "m3");
+  EXPECT_FALSE(got->schedule.has_value());
+  EXPECT_FALSE(got->disable);
+  EXPECT_EQ(got->exec, std::vector<std::string>{"/bin/true"});
+  EXPECT_EQ(got->status, AppStatus::stopped);
+
+  ASSERT_OK(store_->remove_app("a1"));
+  ASSERT_OK_AND_ASSIGN(got, store_->get_app("a1"));
+  EXPECT_FALSE(got.has_value());
+}
+
+TEST_P(StoreContract, AppErrorsAreTyped) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  EXPECT_ERRC(store_->add_app(make_app("a1", "m2")), Errc::conflict);
+  EXPECT_ERRC(store_->update_app(make_app("nope", "m1")), Errc::not_found);
+  EXPECT_ERRC(store_->remove_app("nope"), Errc::not_found);
+  EXPECT_ERRC(store_->set_app_state("nope", AppState{}), Errc::not_found);
+  EXPECT_ERRC(store_->set_next_run("nope", std::nullopt), Errc::not_found);
+  EXPECT_ERRC(store_->add_app(make_app("bad/id", "m1")), Errc::invalid_argument);
+  EXPECT_ERRC(store_->add_app(make_app("", "m1")), Errc::invalid_argument);
+  EXPECT_ERRC(store_->add_app(make_app("a2", "")), Errc::invalid_argument);
+  App no_exec = make_app("a3", "m1");
+  no_exec.exec.clear();
+  EXPECT_ERRC(store_->add_app(no_exec), Errc::invalid_argument);
+  ASSERT_OK_AND_ASSIGN(auto missing, store_->get_app("nope"));
+  EXPECT_FALSE(missing.has_value());
+  // The failed adds left nothing behind.
+  ASSERT_OK_AND_ASSIGN(auto all, store_->list_apps());
+  EXPECT_EQ(all.size(), 1u);
+}
+
+TEST_P(StoreContract, AppStateAndNextRunRoundTrip) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  AppState state;
+  state.status = AppStatus::running;
+  state.disable = true;
+  state.pid = 4242;
+  state.proc_start = 987654321;
+  state.exit_code = -9;
+  state.started_at = from_unix_micros(1'700'000'000'000'001);
+  state.stopped_at = from_unix_micros(1'700'000'100'000'000);
+  ASSERT_OK(store_->set_app_state("a1", state));
+  const TimePoint next = from_unix_micros(1'800'000'000'654'321);
+  ASSERT_OK(store_->set_next_run("a1", next));
+  ASSERT_OK_AND_ASSIGN(auto app, store_->get_app("a1"));
+  EXPECT_EQ(app->status, AppStatus::running);
+  EXPECT_TRUE(app->disable);
+  EXPECT_EQ(app->pid, 4242);
+  EXPECT_EQ(app->proc_start, 987654321);
+  EXPECT_EQ(app->exit_code, -9);
+  EXPECT_EQ(app->started_at, state.started_at);
+  EXPECT_EQ(app->stopped_at, state.stopped_at);
+  EXPECT_EQ(app->next_run_at, next);
+
+  ASSERT_OK(store_->set_app_state("a1", AppState{}));
+  ASSERT_OK(store_->set_next_run("a1", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(app, store_->get_app("a1"));
+  EXPECT_EQ(app->status, AppStatus::stopped);
+  EXPECT_FALSE(app->pid.has_value());
+  EXPECT_FALSE(app->exit_code.has_value());
+  EXPECT_FALSE(app->started_at.has_value());
+  EXPECT_FALSE(app->next_run_at.has_value());
+}
+
+// ------------------------------------------------------------ record
+
+TEST_P(StoreContract, RecordOneAppWritesRowAndMirror) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  const Command command = make_command("c1", "a1", CmdName::restart);
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(command));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_GT(rows[0].seq, 0);
+  EXPECT_EQ(rows[0].app_id, "a1");
+  EXPECT_EQ(rows[0].target, "a1");
+  EXPECT_EQ(rows[0].flag, CmdFlag::pending);
+
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->get_command("c1"));
+  ASSERT_EQ(stored.size(), 1u);
+  const CommandRecord& row = stored[0];
+  EXPECT_EQ(row.seq, rows[0].seq);
+  EXPECT_EQ(row.command, CmdName::restart);
+  EXPECT_EQ(row.args_json, command.args_json);
+  EXPECT_EQ(row.issued_by, "tester@host");
+  EXPECT_EQ(row.issued_at, command.issued_at);
+  EXPECT_EQ(row.flag, CmdFlag::pending);
+  EXPECT_FALSE(row.claimed_by.has_value());
+  EXPECT_FALSE(row.claimed_at.has_value());
+  EXPECT_FALSE(row.executed_at.has_value());
+  EXPECT_FALSE(row.result.has_value());
+  EXPECT_FALSE(row.path.has_value());
+
+  ASSERT_OK_AND_ASSIGN(auto app, store_->get_app("a1"));
+  EXPECT_EQ(app->cmd, CmdName::restart);
+  EXPECT_EQ(app->cmd_flag, CmdFlag::pending);
+  EXPECT_EQ(app->cmd_id, "c1");
+  EXPECT_EQ(app->cmd_issued_by, "tester@host");
+  EXPECT_EQ(app->cmd_args, command.args_json);
+  EXPECT_FALSE(app->cmd_result.has_value());
+}
+
+TEST_P(StoreContract, RecordRefusesUnknownAppAndReusedId) {
+  EXPECT_ERRC(store_->record_command(make_command("c1", "ghost")), Errc::not_found);
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->record_command(make_command("c1", "a1")));
+  EXPECT_ERRC(store_->record_command(make_command("c1", "a1", CmdName::stop)), Errc::conflict);
+  EXPECT_ERRC(store_->record_command(make_command("", "a1")), Errc::invalid_argument);
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command("c1"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].command, CmdName::start);  // the refused STOP changed nothing
+}
+
+TEST_P(StoreContract, RecordBroadcastWritesOneRowPerApp) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->add_app(make_app("a2", "m1")));
+  ASSERT_OK(store_->add_app(make_app("b1", "m2")));
+
+  ASSERT_OK_AND_ASSIGN(auto of_m1, store_->record_command(make_command("c1", "*", CmdName::stop), "m1"));
+  ASSERT_EQ(of_m1.size(), 2u);
+  for (const auto& row : of_m1) {
+    EXPECT_EQ(row.target, "*");
+    EXPECT_EQ(row.cmd_id, "c1");
+  }
+  EXPECT_LT(of_m1[0].seq, of_m1[1].seq);
+  ASSERT_OK_AND_ASSIGN(auto b1, store_->get_app("b1"));
+  EXPECT_FALSE(b1->cmd_id.has_value());  // another manager's app: untouched
+  ASSERT_OK_AND_ASSIGN(auto a2, store_->get_app("a2"));
+  EXPECT_EQ(a2->cmd_id, "c1");
+  EXPECT_EQ(a2->cmd, CmdName::stop);
+
+  ASSERT_OK_AND_ASSIGN(auto every, store_->record_command(make_command("c2", "*", CmdName::disable)));
+  ASSERT_EQ(every.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command("c2"));
+  EXPECT_EQ(rows.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(b1, store_->get_app("b1"));
+  EXPECT_EQ(b1->cmd, CmdName::disable);
+  EXPECT_EQ(b1->cmd_flag, CmdFlag::pending);
+
+  ASSERT_OK_AND_ASSIGN(auto none, store_->record_command(make_command("c3", "*"), "nobody"));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST_P(StoreContract, RemovingAnAppKeepsItsCommandRows) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->record_command(make_command("c1", "a1")));
+  ASSERT_OK(store_->remove_app("a1"));
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command("c1"));
+  EXPECT_EQ(rows.size(), 1u);
+}
+
+// ------------------------------------------------------------ claim / finish
+
+TEST_P(StoreContract, ClaimHasExactlyOneWinner) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("c1", "a1")));
+  ASSERT_OK_AND_ASSIGN(auto first, store_->claim(rows[0], "m1"));
+  EXPECT_EQ(first, ClaimResult::claimed);
+  ASSERT_OK_AND_ASSIGN(auto again, store_->claim(rows[0], "m1"));
+  EXPECT_EQ(again, ClaimResult::already_claimed);
+  ASSERT_OK_AND_ASSIGN(auto other, store_->claim(rows[0], "m2"));
+  EXPECT_EQ(other, ClaimResult::already_claimed);
+
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->get_command("c1"));
+  EXPECT_EQ(stored[0].claimed_by, "m1");
+  EXPECT_TRUE(stored[0].claimed_at.has_value());
+
+  ASSERT_OK(store_->finish("c1", "a1", "m1", executed("started")));
+  ASSERT_OK_AND_ASSIGN(auto after, store_->claim(rows[0], "m2"));
+  EXPECT_EQ(after, ClaimResult::already_finished);
+}
+
+TEST_P(StoreContract, ClaimInsertsARowNobodyRecorded) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  CommandRecord outside = record_for("ext-1", "a1", CmdName::stop);
+  outside.args_json = R"({"k":"v"})";
+  ASSERT_OK_AND_ASSIGN(auto result, store_->claim(outside, "m1"));
+  EXPECT_EQ(result, ClaimResult::claimed);
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command("ext-1"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].claimed_by, "m1");
+  EXPECT_EQ(rows[0].command, CmdName::stop);
+  EXPECT_EQ(rows[0].issued_by, "outside@source");
+  EXPECT_EQ(rows[0].issued_at, outside.issued_at);
+  EXPECT_EQ(rows[0].args_json, R"({"k":"v"})");
+  EXPECT_EQ(rows[0].flag, CmdFlag::pending);
+  ASSERT_OK_AND_ASSIGN(auto app, store_->get_app("a1"));
+  EXPECT_EQ(app->cmd_id, "ext-1");
+  EXPECT_EQ(app->cmd, CmdName::stop);
+  ASSERT_OK_AND_ASSIGN(auto second, store_->claim(outside, "m2"));
+  EXPECT_EQ(second, ClaimResult::already_claimed);
+
+  // An app nobody registered still gets its audit row.
+  ASSERT_OK_AND_ASSIGN(auto unknown, store_->claim(record_for("ext-2", "ghost"), "m1"));
+  EXPECT_EQ(unknown, ClaimResult::claimed);
+  EXPECT_ERRC(store_->claim(record_for("ext-3", "*"), "m1"), Errc::invalid_argument);
+  EXPECT_ERRC(store_->claim(record_for("ext-3", "a1"), ""), Errc::invalid_argument);
+}
+
+TEST_P(StoreContract, FinishRecordsOutcomeStateAndMirror) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("c1", "a1", CmdName::start)));
+  ASSERT_OK(store_->claim(rows[0], "m1"));
+  AppState running;
+  running.status = AppStatus::running;
+  running.pid = 777;
+  running.proc_start = 12345;
+  running.started_at = from_unix_micros(1'736'937'001'000'000);
+  Outcome outcome = executed("started pid 777", running);
+  outcome.path = DeliveryPath::poll;
+  ASSERT_OK(store_->finish("c1", "a1", "m1", outcome));
+
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->get_command("c1"));
+  EXPECT_EQ(stored[0].flag, CmdFlag::executed);
+  EXPECT_EQ(stored[0].result, "started pid 777");
+  EXPECT_EQ(stored[0].path, DeliveryPath::poll);
+  EXPECT_TRUE(stored[0].executed_at.has_value());
+
+  ASSERT_OK_AND_ASSIGN(auto app, store_->get_app("a1"));
+  EXPECT_EQ(app->status, AppStatus::running);
+  EXPECT_EQ(app->pid, 777);
+  EXPECT_EQ(app->proc_start, 12345);
+  EXPECT_EQ(app->started_at, running.started_at);
+  EXPECT_EQ(app->cmd, CmdName::start);
+  EXPECT_EQ(app->cmd_id, "c1");
+  EXPECT_EQ(app->cmd_flag, CmdFlag::executed);
+  EXPECT_EQ(app->cmd_result, "started pid 777");
+}
+
+TEST_P(StoreContract, FinishWithoutStateLeavesAppRowAlone) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("c1", "a1")));
+  ASSERT_OK(store_->claim(rows[0], "m2"));
+  Outcome refused;
+  refused.flag = CmdFlag::not_executed;
+  refused.result = "app a1 is owned by manager m1, not m2";
+  ASSERT_OK(store_->finish("c1", "a1", "m2", refused));
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->get_command("c1"));
+  EXPECT_EQ(stored[0].flag, CmdFlag::not_executed);
+  EXPECT_EQ(stored[0].result, refused.result);
+  ASSERT_OK_AND_ASSIGN(auto app, store_->get_app("a1"));
+  EXPECT_EQ(app->cmd_flag, CmdFlag::pending);  // mirror untouched
+  EXPECT_FALSE(app->cmd_result.has_value());
+
+  // A command for an app that does not exist finishes too.
+  ASSERT_OK(store_->claim(record_for("c2", "ghost"), "m1"));
+  AppState state;
+  state.status = AppStatus::running;
+  ASSERT_OK(store_->finish("c2", "ghost", "m1", executed("nothing to do", state)));
+  ASSERT_OK_AND_ASSIGN(auto ghost, store_->get_app("ghost"));
+  EXPECT_FALSE(ghost.has_value());
+}
+
+TEST_P(StoreContract, FinishConflicts) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("c1", "a1")));
+  EXPECT_ERRC(store_->finish("c1", "a1", "m1", executed("x")), Errc::conflict);    // not claimed
+  EXPECT_ERRC(store_->finish("nope", "a1", "m1", executed("x")), Errc::conflict);  // no row
+  ASSERT_OK(store_->claim(rows[0], "m1"));
+  EXPECT_ERRC(store_->finish("c1", "a1", "m2", executed("x")), Errc::conflict);  // someone else's claim
+  Outcome pending;
+  pending.flag = CmdFlag::pending;
+  EXPECT_ERRC(store_->finish("c1", "a1", "m1", pending), Errc::invalid_argument);
+  ASSERT_OK(store_->finish("c1", "a1", "m1", executed("done")));
+  auto twice = store_->finish("c1", "a1", "m1", executed("again"));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code(), Errc::conflict);
+  EXPECT_NE(twice.error().message().find("already finished as EXECUTED"), std::string::npos) << twice.error().message();
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->get_command("c1"));
+  EXPECT_EQ(stored[0].result, "done");
+}
+
+// ------------------------------------------------------------ queries
+
+TEST_P(StoreContract, PendingQueriesFollowIssueOrder) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->add_app(make_app("a2", "m1")));
+  ASSERT_OK(store_->add_app(make_app("b1", "m2")));
+  std::vector<CommandRecord> a1_rows;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("a1-" + std::to_string(i), "a1")));
+    a1_rows.push_back(rows[0]);
+    ASSERT_OK(store_->record_command(make_command("a2-" + std::to_string(i), "a2")));
+    ASSERT_OK(store_->record_command(make_command("b1-" + std::to_string(i), "b1")));
+  }
+  ASSERT_OK(store_->claim(a1_rows[1], "m1"));
+  ASSERT_OK(store_->claim(a1_rows[2], "m1"));
+  ASSERT_OK(store_->finish(a1_rows[2].cmd_id, "a1", "m1", executed("ok")));
+
+  ASSERT_OK_AND_ASSIGN(auto pending, store_->pending_for_manager("m1"));
+  ASSERT_EQ(pending.size(), 6u);  // a1: 0 and 3; a2: 0..3
+  for (size_t i = 1; i < pending.size(); ++i) EXPECT_LT(pending[i - 1].seq, pending[i].seq);
+  for (const auto& row : pending) {
+    EXPECT_NE(row.app_id, "b1");
+    EXPECT_FALSE(row.claimed_by.has_value());
+    EXPECT_EQ(row.flag, CmdFlag::pending);
+  }
+  EXPECT_EQ(pending[0].cmd_id, "a1-0");
+  ASSERT_OK_AND_ASSIGN(auto limited, store_->pending_for_manager("m1", 2));
+  ASSERT_EQ(limited.size(), 2u);
+  EXPECT_EQ(limited[0].cmd_id, "a1-0");
+  EXPECT_EQ(limited[1].cmd_id, "a2-0");
+
+  ASSERT_OK_AND_ASSIGN(auto before, store_->pending_before("a1", a1_rows[3].seq));
+  ASSERT_EQ(before.size(), 1u);  // 1 is claimed, 2 finished
+  EXPECT_EQ(before[0].cmd_id, "a1-0");
+  ASSERT_OK_AND_ASSIGN(auto before_first, store_->pending_before("a1", a1_rows[0].seq));
+  EXPECT_TRUE(before_first.empty());
+
+  ASSERT_OK_AND_ASSIGN(auto unfinished, store_->claimed_unfinished("m1"));
+  ASSERT_EQ(unfinished.size(), 1u);
+  EXPECT_EQ(unfinished[0].cmd_id, "a1-1");
+  ASSERT_OK_AND_ASSIGN(auto none, store_->claimed_unfinished("m2"));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST_P(StoreContract, ListCommandsFiltersNewestFirst) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->add_app(make_app("a2", "m1")));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(store_->record_command(make_command("c" + std::to_string(i), i % 2 == 0 ? "a1" : "a2")));
+  }
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command("c0"));
+  ASSERT_OK(store_->claim(rows[0], "m1"));
+  ASSERT_OK(store_->finish("c0", "a1", "m1", executed("ok")));
+
+  ASSERT_OK_AND_ASSIGN(auto all, store_->list_commands(CommandFilter{}));
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all.front().cmd_id, "c4");
+  EXPECT_EQ(all.back().cmd_id, "c0");
+  CommandFilter by_app;
+  by_app.app_id = "a1";
+  ASSERT_OK_AND_ASSIGN(auto of_a1, store_->list_commands(by_app));
+  ASSERT_EQ(of_a1.size(), 3u);
+  EXPECT_EQ(of_a1[0].cmd_id, "c4");
+  by_app.pending_only = true;
+  ASSERT_OK_AND_ASSIGN(auto pending_a1, store_->list_commands(by_app));
+  EXPECT_EQ(pending_a1.size(), 2u);
+  CommandFilter limited;
+  limited.limit = 2;
+  ASSERT_OK_AND_ASSIGN(auto two, store_->list_commands(limited));
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].cmd_id, "c4");
+  EXPECT_EQ(two[1].cmd_id, "c3");
+  CommandFilter by_id;
+  by_id.cmd_id = "c2";
+  ASSERT_OK_AND_ASSIGN(auto one, store_->list_commands(by_id));
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].app_id, "a1");
+  ASSERT_OK_AND_ASSIGN(auto missing, store_->get_command("nope"));
+  EXPECT_TRUE(missing.empty());
+}
+
+// ------------------------------------------------------------ managers
+
+TEST_P(StoreContract, LeaseRefusesASecondLiveManager) {
+  ASSERT_OK(store_->acquire_lease(manager_record("m1", "host-a", 100), 30s));
+  auto second = store_->acquire_lease(manager_record("m1", "host-b", 200), 30s);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code(), Errc::conflict);
+  EXPECT_NE(second.error().message().find("host-a"), std::string::npos) << second.error().message();
+  EXPECT_NE(second.error().message().find("pid 100"), std::string::npos) << second.error().message();
+  EXPECT_NE(second.error().message().find("last seen"), std::string::npos) << second.error().message();
+  // The same process may take its lease again (e.g. after a restart of its loop).
+  EXPECT_OK(store_->acquire_lease(manager_record("m1", "host-a", 100), 30s));
+  // Other names are independent.
+  EXPECT_OK(store_->acquire_lease(manager_record("m2", "host-b", 200), 30s));
+
+  ASSERT_OK(store_->heartbeat("m1", 100, "fallback"));
+  EXPECT_ERRC(store_->heartbeat("m1", 200, "broker"), Errc::conflict);
+  EXPECT_ERRC(store_->heartbeat("ghost", 1, "broker"), Errc::not_found);
+  EXPECT_ERRC(store_->release_lease("m1", 200), Errc::conflict);
+
+  ASSERT_OK_AND_ASSIGN(auto managers, store_->list_managers());
+  ASSERT_EQ(managers.size(), 2u);
+  EXPECT_EQ(managers[0].name, "m1");
+  EXPECT_EQ(managers[0].host, "host-a");
+  EXPECT_EQ(managers[0].pid, 100);
+  EXPECT_EQ(managers[0].mode, "fallback");
+  EXPECT_EQ(managers[0].version, "0.1.0");
+  EXPECT_LE(managers[0].started_at, managers[0].last_seen);
+  EXPECT_LE(managers[0].last_seen, now());
+}
+
+TEST_P(StoreContract, ReleasedOrExpiredLeaseCanBeTaken) {
+  ASSERT_OK(store_->acquire_lease(manager_record("m1", "host-a", 100), 30s));
+  ASSERT_OK(store_->release_lease("m1", 100));
+  ASSERT_OK_AND_ASSIGN(auto managers, store_->list_managers());
+  EXPECT_EQ(managers.at(0).mode, "stopped");
+  ASSERT_OK(store_->acquire_lease(manager_record("m1", "host-b", 200), 30s));
+  // host-a's old process has lost it.
+  EXPECT_ERRC(store_->heartbeat("m1", 100, "broker"), Errc::conflict);
+
+  // Expiry: host-b stops heartbeating; after the TTL anyone may take over.
+  std::this_thread::sleep_for(60ms);
+  EXPECT_ERRC(store_->acquire_lease(manager_record("m1", "host-c", 300), 10s), Errc::conflict);
+  ASSERT_OK(store_->acquire_lease(manager_record("m1", "host-c", 300), 50ms));
+  ASSERT_OK_AND_ASSIGN(managers, store_->list_managers());
+  EXPECT_EQ(managers.at(0).host, "host-c");
+  EXPECT_EQ(managers.at(0).pid, 300);
+  EXPECT_EQ(managers.at(0).mode, "broker");
+  EXPECT_ERRC(store_->release_lease("ghost", 1), Errc::not_found);
+}
+
+// ------------------------------------------------------------ hostile values
+
+TEST_P(StoreContract, HostileTextIsStoredIntactOrRefused) {
+  const std::string injection = "'; DROP TABLE apps; --";
+  const std::string quotes = R"(O'Brien "quoted" \backslash %_ $1 ?1)";
+  const std::string big(1 << 20, 'x');
+  const std::vector<std::string> storable = {injection, quotes, big, "naïve – 日本 🚀"};
+  int n = 0;
+  for (const std::string& value : storable) {
+    SCOPED_TRACE("value #" + std::to_string(n));
+    const std::string app_id = "app" + std::to_string(n++);
+    // Names that are keys (manager, command id) are limited to 255 bytes on
+    // every backend; the 1 MB value goes into every other text field.
+    const std::string name = value.size() <= 255 ? value : "big-" + app_id;
+    App app = make_app(app_id, name);
+    app.name = value;
+    app.schedule = value;
+    app.exec = {value, value};
+    ASSERT_OK(store_->add_app(app));
+    Command command = make_command(name, app_id);
+    command.issued_by = value;
+    command.args_json = value;
+    ASSERT_OK(store_->record_command(command));
+    ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command(name));
+    ASSERT_EQ(rows.size(), 1u);
+    ASSERT_OK_AND_ASSIGN(auto claimed, store_->claim(rows[0], name));
+    EXPECT_EQ(claimed, ClaimResult::claimed);
+    AppState state;
+    ASSERT_OK(store_->finish(name, app_id, name, executed(value, state)));
+    ManagerRecord manager = manager_record(name, value, 1);
+    manager.version = value;
+    ASSERT_OK(store_->acquire_lease(manager, 30s));
+
+    ASSERT_OK_AND_ASSIGN(auto got, store_->get_app(app_id));
+    ASSERT_TRUE(got.has_value());
+    EXPECT_TRUE(got->name == value);
+    EXPECT_TRUE(got->manager == name);
+    EXPECT_TRUE(got->schedule == value);
+    EXPECT_TRUE(got->exec == app.exec);
+    EXPECT_TRUE(got->cmd_id == name);
+    EXPECT_TRUE(got->cmd_issued_by == value);
+    EXPECT_TRUE(got->cmd_args == value);
+    EXPECT_TRUE(got->cmd_result == value);
+    ASSERT_OK_AND_ASSIGN(rows, store_->get_command(name));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_TRUE(rows[0].issued_by == value);
+    EXPECT_TRUE(rows[0].args_json == value);
+    EXPECT_TRUE(rows[0].claimed_by == name);
+    EXPECT_TRUE(rows[0].result == value);
+    ASSERT_OK_AND_ASSIGN(auto of_manager, store_->list_apps(AppFilter{name}));
+    EXPECT_EQ(of_manager.size(), 1u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto managers, store_->list_managers());
+  ASSERT_EQ(managers.size(), storable.size());
+  for (const auto& manager : managers) {
+    EXPECT_TRUE(manager.host == manager.version);
+    EXPECT_TRUE(manager.host.size() == big.size() || manager.host == manager.name);
+  }
+  // The injection did nothing: every table still answers.
+  ASSERT_OK_AND_ASSIGN(auto apps, store_->list_apps());
+  EXPECT_EQ(apps.size(), storable.size());
+  EXPECT_ERRC(store_->add_app(make_app(injection, "m1")), Errc::invalid_argument);
+  ASSERT_OK_AND_ASSIGN(auto none, store_->get_app(injection));
+  EXPECT_FALSE(none.has_value());
+
+  // Oversized names are refused with the field named, on every backend.
+  auto big_manager = store_->add_app(make_app("a-big", big));
+  EXPECT_ERRC(big_manager, Errc::invalid_argument);
+  if (!big_manager.ok()) {
+    EXPECT_NE(big_manager.error().message().find("apps.manager"), std::string::npos);
+    EXPECT_LT(big_manager.error().message().size(), 1000u) << "the message must not echo the value";
+  }
+  EXPECT_ERRC(store_->record_command(make_command(big, "app0")), Errc::invalid_argument);
+  EXPECT_ERRC(store_->claim(record_for(big, "app0"), "m1"), Errc::invalid_argument);
+  EXPECT_ERRC(store_->claim(record_for("c-big", "app0"), big), Errc::invalid_argument);
+  EXPECT_ERRC(store_->acquire_lease(manager_record(big, "h", 1), 30s), Errc::invalid_argument);
+}
+
+TEST_P(StoreContract, NulAndInvalidUtf8FollowTheBackendsRules) {
+  const std::string with_nul("before\0after", 12);
+  const std::string bad_utf8 = "caf\xC3\x28 \xFF\xFE";
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  for (const std::string& value : {with_nul, bad_utf8}) {
+    SCOPED_TRACE(value == with_nul ? "NUL" : "invalid UTF-8");
+    // exec elements are JSON text and process arguments: refused everywhere.
+    App app = make_app("a2", "m1");
+    app.exec = {"/bin/echo", value};
+    auto exec_refused = store_->add_app(app);
+    EXPECT_ERRC(exec_refused, Errc::invalid_argument);
+    if (!exec_refused.ok()) {
+      EXPECT_NE(exec_refused.error().message().find("apps.exec[1]"), std::string::npos)
+          << exec_refused.error().message();
+    }
+
+    App named = make_app("a3", "m1");
+    named.name = value;
+    Command command = make_command("c-" + std::to_string(value.size()), "a1");
+    command.issued_by = value;
+    auto name_result = store_->add_app(named);
+    auto record_result = store_->record_command(command);
+    if (is_postgres()) {
+      EXPECT_ERRC(name_result, Errc::invalid_argument);
+      if (!name_result.ok()) {
+        EXPECT_NE(name_result.error().message().find("apps.name"), std::string::npos) << name_result.error().message();
+      }
+      EXPECT_ERRC(record_result, Errc::invalid_argument);
+      if (!record_result.ok()) {
+        EXPECT_NE(record_result.error().message().find("commands.issued_by"), std::string::npos)
+            << record_result.error().message();
+      }
+      ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command(command.id));
+      EXPECT_TRUE(rows.empty());  // the refused record left nothing behind
+    } else {
+      // SQLite stores the bytes as given and hands them back unchanged.
+      ASSERT_OK(name_result);
+      ASSERT_OK(record_result);
+      ASSERT_OK_AND_ASSIGN(auto got, store_->get_app("a3"));
+      EXPECT_TRUE(got->name == value);
+      ASSERT_OK_AND_ASSIGN(auto rows, store_->get_command(command.id));
+      ASSERT_EQ(rows.size(), 1u);
+      EXPECT_TRUE(rows[0].issued_by == value);
+      ASSERT_OK(store_->remove_app("a3"));
+    }
+  }
+}
+
+// ------------------------------------------------------------ notifications
+
+TEST_P(StoreContract, NotifierWakesOnRecordedCommands) {
+  ASSERT_OK_AND_ASSIGN(auto notifier, store_->listen_for_commands());
+  if (!is_postgres()) {
+    EXPECT_EQ(notifier, nullptr) << "SQLite has no notifications: the manager polls";
+    return;
+  }
+  ASSERT_NE(notifier, nullptr);
+  ASSERT_GE(notifier->fd(), 0);
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->record_command(make_command("c1", "a1")));
+  // Other tests may share the channel; wait until at least ours arrived.
+  int received = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (received == 0 && std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{notifier->fd(), POLLIN, 0};
+    ASSERT_GE(::poll(&pfd, 1, 500), 0);
+    ASSERT_OK_AND_ASSIGN(const int count, notifier->drain());
+    received += count;
+  }
+  EXPECT_GE(received, 1);
+}
+
+}  // namespace
+}  // namespace dc::test
