@@ -1,0 +1,131 @@
+#include "broker/topology.h"
+
+#include "broker/connection_core.h"
+
+namespace dc::broker {
+namespace {
+
+// Adds advice to a 406 refusal: the broker says what differs, we say how to
+// get out of it.
+Error explain_conflict(const Error& e, std::string_view kind, std::string_view name, std::string_view advice) {
+  if (e.code() != Errc::conflict) return e;
+  return Error(Errc::conflict, e.message() + ". The " + std::string(kind) + " '" + std::string(name) +
+                                   "' already exists with other settings: " + std::string(advice));
+}
+
+Status declare_exchange(ConnectionCore& core, const std::string& name, const char* type) {
+  if (Status st = core.ensure_channel(); !st.ok()) return st;
+  amqp_exchange_declare(core.state(), ConnectionCore::kChannel, as_bytes(name), amqp_cstring_bytes(type),
+                        /*passive=*/0, /*durable=*/1, /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
+  Status st =
+      core.check_reply(amqp_get_rpc_reply(core.state()), "declaring " + std::string(type) + " exchange '" + name + "'");
+  if (!st.ok()) {
+    return explain_conflict(st.error(), "exchange", name,
+                            "delete it (management UI or rabbitmqadmin) or choose another rabbit_exchange");
+  }
+  return ok_status();
+}
+
+Status declare_queue(ConnectionCore& core, const std::string& name, amqp_table_t arguments, std::string_view advice) {
+  if (Status st = core.ensure_channel(); !st.ok()) return st;
+  amqp_queue_declare(core.state(), ConnectionCore::kChannel, as_bytes(name), /*passive=*/0, /*durable=*/1,
+                     /*exclusive=*/0, /*auto_delete=*/0, arguments);
+  Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "declaring queue '" + name + "'");
+  if (!st.ok()) return explain_conflict(st.error(), "queue", name, advice);
+  return ok_status();
+}
+
+Status bind_queue(ConnectionCore& core, const std::string& queue, const std::string& exchange,
+                  const std::string& routing_key) {
+  if (Status st = core.ensure_channel(); !st.ok()) return st;
+  amqp_queue_bind(core.state(), ConnectionCore::kChannel, as_bytes(queue), as_bytes(exchange), as_bytes(routing_key),
+                  amqp_empty_table);
+  return core.check_reply(amqp_get_rpc_reply(core.state()), "binding queue '" + queue + "' to exchange '" + exchange +
+                                                                "' with key '" + routing_key + "'");
+}
+
+}  // namespace
+
+Result<QueueType> parse_queue_type(std::string_view text) {
+  if (text == "classic") return QueueType::classic;
+  if (text == "quorum") return QueueType::quorum;
+  return Error(Errc::invalid_argument,
+               "rabbit_queue_type: '" + std::string(text) + "' is not a queue type (use classic or quorum)");
+}
+
+std::string_view to_string(QueueType type) { return type == QueueType::quorum ? "quorum" : "classic"; }
+
+Status declare_command_exchanges(Connection& conn, std::string_view exchange_name) {
+  if (exchange_name.empty()) return Error(Errc::invalid_argument, "rabbit_exchange must not be empty");
+  ConnectionCore& core = conn.core();
+  const std::string exchange(exchange_name);
+  const std::string dlx = exchange + ".dlx";
+  const std::string dead = exchange + ".dead";
+  if (Status st = declare_exchange(core, exchange, "direct"); !st.ok()) return st;
+  if (Status st = declare_exchange(core, dlx, "fanout"); !st.ok()) return st;
+  if (Status st = declare_queue(core, dead, amqp_empty_table,
+                                "delete it (rabbitmqctl delete_queue " + dead + ") after saving its dead letters");
+      !st.ok()) {
+    return st;
+  }
+  return bind_queue(core, dead, dlx, "");
+}
+
+Status declare_command_topology(Connection& conn, const CommandTopology& t) {
+  if (t.queue.empty()) return Error(Errc::invalid_argument, "rabbit_queue must not be empty");
+  if (Status st = declare_command_exchanges(conn, t.exchange); !st.ok()) return st;
+  ConnectionCore& core = conn.core();
+
+  const std::string dlx = t.dead_letter_exchange();
+  amqp_table_entry_t entries[2];
+  entries[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
+  entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+  entries[0].value.value.bytes = as_bytes(dlx);
+  entries[1].key = amqp_cstring_bytes("x-queue-type");
+  entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
+  entries[1].value.value.bytes = amqp_cstring_bytes("quorum");
+  const amqp_table_t arguments{t.queue_type == QueueType::quorum ? 2 : 1, entries};
+
+  const std::string advice = "delete the queue (rabbitmqctl delete_queue " + t.queue +
+                             ", after draining it) or set rabbit_queue_type/rabbit_exchange to what it was "
+                             "declared with";
+  if (Status st = declare_queue(core, t.queue, arguments, advice); !st.ok()) return st;
+  if (Status st = bind_queue(core, t.queue, t.exchange, t.queue); !st.ok()) return st;
+  return bind_queue(core, t.queue, t.exchange, std::string(kBroadcastRoutingKey));
+}
+
+Result<uint32_t> queue_message_count(Connection& conn, std::string_view queue) {
+  ConnectionCore& core = conn.core();
+  if (Status st = core.ensure_channel(); !st.ok()) return st.error();
+  const std::string name(queue);
+  const amqp_queue_declare_ok_t* ok = amqp_queue_declare(core.state(), ConnectionCore::kChannel, as_bytes(name),
+                                                         /*passive=*/1, 0, 0, 0, amqp_empty_table);
+  if (Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "inspecting queue '" + name + "'"); !st.ok()) {
+    return st.error();
+  }
+  const uint32_t count = ok->message_count;
+  core.release_buffers();
+  return count;
+}
+
+Status delete_queue(Connection& conn, std::string_view queue) {
+  ConnectionCore& core = conn.core();
+  if (Status st = core.ensure_channel(); !st.ok()) return st;
+  const std::string name(queue);
+  amqp_queue_delete(core.state(), ConnectionCore::kChannel, as_bytes(name), /*if_unused=*/0, /*if_empty=*/0);
+  Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "deleting queue '" + name + "'");
+  if (!st.ok() && st.error().code() == Errc::not_found) return ok_status();
+  return st;
+}
+
+Status delete_exchange(Connection& conn, std::string_view exchange) {
+  ConnectionCore& core = conn.core();
+  if (Status st = core.ensure_channel(); !st.ok()) return st;
+  const std::string name(exchange);
+  amqp_exchange_delete(core.state(), ConnectionCore::kChannel, as_bytes(name), /*if_unused=*/0);
+  Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "deleting exchange '" + name + "'");
+  if (!st.ok() && st.error().code() == Errc::not_found) return ok_status();
+  return st;
+}
+
+}  // namespace dc::broker
