@@ -275,3 +275,32 @@ std::string serialize_command_body(const Command& command) {
 }
 
 }  // namespace dc
+
+namespace dc {
+
+std::string sign_command(std::string_view secret, std::string_view message_id, std::string_view body) {
+  std::string data;
+  data.reserve(message_id.size() + 1 + body.size());
+  data.append(message_id);
+  data.push_back('\n');
+  data.append(body);
+  return hmac_sha256_hex(secret, data);
+}
+
+std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
+                              std::string_view message_id, std::string_view body, TimePoint issued_at,
+                              TimePoint now, std::chrono::seconds max_age) {
+  if (!signature || signature->empty()) return "unsigned command (command_secret is set: x-dc-signature required)";
+  bool matched = false;
+  for (const auto& secret : secrets) {
+    // Check every key, not just until the first match, so timing does not
+    // reveal which key of the rotation set signed it.
+    if (constant_time_equal(sign_command(secret, message_id, body), *signature)) matched = true;
+  }
+  if (!matched) return "bad signature (x-dc-signature does not match any command_secret)";
+  if (issued_at + max_age < now) return "expired: signed command is older than command_max_age (replay?)";
+  if (issued_at > now + max_age) return "signed command is timestamped in the future beyond command_max_age";
+  return {};
+}
+
+}  // namespace dc

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "base/time.h"
@@ -95,5 +96,26 @@ std::string serialize_command_body(const Command& command);
 // Validates and compacts an args document: must be a JSON object. Returns the
 // compact form, or an error naming the problem.
 Result<std::string> normalize_args_json(std::string_view text);
+
+}  // namespace dc
+
+namespace dc {
+
+// Signed commands (SPEC §4 command_secret). The signature is the lower-case
+// hex HMAC-SHA256, keyed with the shared secret, of
+//   message_id + "\n" + body
+// and travels in the AMQP header `x-dc-signature`.
+inline constexpr std::string_view kSignatureHeader = "x-dc-signature";
+std::string sign_command(std::string_view secret, std::string_view message_id, std::string_view body);
+
+// Checks a received message when signing is on: `signature` must match one
+// of `secrets` (several allow key rotation), and the command's timestamp
+// must be at most `max_age` old (and not more than `max_age` in the future)
+// at `now`, so a captured message cannot be replayed later; replays within
+// the window are stopped by the command-id dedupe. Returns the reason it is
+// poison, or an empty string when it is acceptable.
+std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
+                              std::string_view message_id, std::string_view body, TimePoint issued_at,
+                              TimePoint now, std::chrono::seconds max_age);
 
 }  // namespace dc

@@ -1,0 +1,3 @@
+#include "cli/dcctl.h"
+
+int main(int argc, char** argv) { return dc::dcctl_main(argc, argv); }

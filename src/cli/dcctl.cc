@@ -1,0 +1,427 @@
+#include "cli/dcctl.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/issue.h"
+#include "cli/views.h"
+#include "config/cli_flags.h"
+#include "schedule/schedule.h"
+
+namespace dc {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitTimeout = 3;
+// A manager counts as live when seen within this long (its heartbeat is 5 s).
+constexpr std::chrono::milliseconds kLeaseTtl{15000};
+
+int fail(const Error& error) {
+  std::cerr << "dcctl: " << printable(error.message()) << '\n';
+  return error.code() == Errc::invalid_argument ? kExitUsage : kExitFailed;
+}
+
+std::string or_dash(const std::optional<std::string>& s) { return s ? *s : "-"; }
+std::string time_or_dash(const std::optional<TimePoint>& t) { return t ? format_iso8601(*t) : "-"; }
+
+struct IssueOptions {
+  std::string app_id;
+  bool all = false;
+  std::string manager;
+  std::string args = "{}";
+  std::string issued_by;
+  double wait = -1;  // seconds; < 0: do not wait
+  bool json_out = false;
+};
+
+// Polls the store until every row of `cmd_id` has an outcome or `timeout`
+// passes. Returns the final rows.
+Result<std::vector<CommandRecord>> wait_for_outcome(Store& store, const std::string& cmd_id, double timeout_s,
+                                                    bool& timed_out) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  auto delay = std::chrono::milliseconds(20);
+  for (;;) {
+    auto rows = store.get_command(cmd_id);
+    if (!rows) return rows.error();
+    bool done = true;
+    for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
+    timed_out = !done;
+    if (done || std::chrono::steady_clock::now() >= deadline) return rows;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(250));
+  }
+}
+
+int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
+  if (opt.all == !opt.app_id.empty()) {
+    std::cerr << "dcctl: give either APP_ID or --all, e.g. 'dcctl " << to_lower_name(name) << " demo' or 'dcctl "
+              << to_lower_name(name) << " --all --manager manager_1'\n";
+    return kExitUsage;
+  }
+  if (!opt.manager.empty() && !opt.all) {
+    std::cerr << "dcctl: --manager goes with --all (a single app's manager comes from the registry)\n";
+    return kExitUsage;
+  }
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+
+  IssueRequest request;
+  request.name = name;
+  request.app_id = opt.all ? std::string(kBroadcastAppId) : opt.app_id;
+  if (!opt.manager.empty()) request.manager = opt.manager;
+  request.args_json = opt.args;
+  request.issued_by = opt.issued_by;
+  auto report = issue_command(**store, config, request);
+  if (!report) return fail(report.error());
+
+  json out;
+  out["cmd_id"] = report->command.id;
+  out["command"] = static_cast<int>(name);
+  out["command_name"] = to_string(name);
+  out["target"] = request.app_id;
+  out["routing_key"] = report->routing_key;
+  out["apps"] = report->rows.size();
+  out["published"] = report->published;
+  out["publish"] = report->publish_detail;
+  out["stored"] = true;
+  if (!opt.json_out) {
+    std::cout << "command " << report->command.id << ": " << to_string(name) << ' ' << request.app_id << " ("
+              << report->rows.size() << (report->rows.size() == 1 ? " app" : " apps") << ")\n";
+    if (report->rows.empty()) {
+      std::cout << "  " << report->publish_detail << '\n';
+    } else if (report->published) {
+      std::cout << "  stored; " << report->publish_detail << '\n';
+    } else {
+      std::cout << "  stored as PENDING; " << printable(report->publish_detail)
+                << "\n  the manager will pick it up by polling the database\n";
+    }
+  }
+
+  int code = kExitOk;
+  if (opt.wait >= 0 && !report->rows.empty()) {
+    bool timed_out = false;
+    auto rows = wait_for_outcome(**store, report->command.id, opt.wait, timed_out);
+    if (!rows) return fail(rows.error());
+    json outcomes = json::array();
+    bool all_executed = true;
+    for (const auto& row : *rows) {
+      all_executed = all_executed && row.flag == CmdFlag::executed;
+      outcomes.push_back(to_json(row));
+      if (!opt.json_out) {
+        std::cout << "  " << row.app_id << ": " << to_string(row.flag);
+        if (row.result) std::cout << " (" << printable(*row.result) << ')';
+        std::cout << '\n';
+      }
+    }
+    out["outcomes"] = outcomes;
+    out["timed_out"] = timed_out;
+    code = timed_out ? kExitTimeout : (all_executed ? kExitOk : kExitFailed);
+    if (timed_out && !opt.json_out) std::cout << "  not done within " << opt.wait << " s\n";
+  }
+  if (opt.json_out) std::cout << out.dump(2) << '\n';
+  return code;
+}
+
+int run_apps_add(const Config& config, App app, const std::string& exec_text) {
+  if (auto problem = app_id_problem(app.app_id); !problem.empty()) {
+    std::cerr << "dcctl: invalid APP_ID: " << problem << '\n';
+    return kExitUsage;
+  }
+  if (app.manager.empty()) {
+    std::cerr << "dcctl: --manager NAME is required (the manager that runs this app)\n";
+    return kExitUsage;
+  }
+  json exec = json::parse(exec_text, nullptr, /*allow_exceptions=*/false);
+  if (exec.is_discarded() || !exec.is_array() || exec.empty()) {
+    std::cerr << "dcctl: --exec must be a non-empty JSON array of strings, e.g. --exec '[\"/bin/sleep\", \"60\"]'\n";
+    return kExitUsage;
+  }
+  for (const auto& arg : exec) {
+    if (!arg.is_string()) {
+      std::cerr << "dcctl: --exec: every element must be a string (got " << arg.dump() << ")\n";
+      return kExitUsage;
+    }
+    app.exec.push_back(arg.get<std::string>());
+  }
+  if (app.schedule) {
+    auto parsed = parse_schedule(*app.schedule);
+    if (!parsed) {
+      std::cerr << "dcctl: --schedule: " << parsed.error().message() << '\n';
+      return kExitUsage;
+    }
+    app.schedule = parsed->to_string();
+  }
+  if (app.name.empty()) app.name = app.app_id;
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  if (auto st = (*store)->add_app(app); !st) return fail(st.error());
+  std::cout << "app " << app.app_id << " added (manager " << app.manager << ")\n";
+  return kExitOk;
+}
+
+void print_app(const App& app) {
+  const json j = to_json(app);
+  for (const auto& [key, value] : j.items()) {
+    std::cout << key << ": " << printable(value.is_string() ? value.get<std::string>() : value.dump()) << '\n';
+  }
+}
+
+int run_apps_list(const Config& config, const std::string& manager, bool json_out) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  AppFilter filter;
+  if (!manager.empty()) filter.manager = manager;
+  auto apps = (*store)->list_apps(filter);
+  if (!apps) return fail(apps.error());
+  if (json_out) {
+    json arr = json::array();
+    for (const auto& app : *apps) arr.push_back(to_json(app));
+    std::cout << arr.dump(2) << '\n';
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& app : *apps) {
+    rows.push_back({app.app_id, app.manager, std::string(to_string(app.status)), app.pid ? std::to_string(*app.pid) : "-",
+                    app.disable ? "yes" : "no", or_dash(app.schedule),
+                    app.cmd ? std::string(to_string(*app.cmd)) : "-",
+                    app.cmd_flag ? std::string(to_string(*app.cmd_flag)) : "-", time_or_dash(app.next_run_at)});
+  }
+  print_table(std::cout, {"APP_ID", "MANAGER", "STATUS", "PID", "DISABLED", "SCHEDULE", "LAST_CMD", "CMD_FLAG", "NEXT_RUN"},
+              rows);
+  return kExitOk;
+}
+
+int run_apps_show(const Config& config, const std::string& app_id, bool json_out) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  auto app = (*store)->get_app(app_id);
+  if (!app) return fail(app.error());
+  if (!*app) return fail(Error(Errc::not_found, "unknown app '" + app_id + "'"));
+  if (json_out) {
+    std::cout << to_json(**app).dump(2) << '\n';
+  } else {
+    print_app(**app);
+  }
+  return kExitOk;
+}
+
+int run_apps_remove(const Config& config, const std::string& app_id) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  if (auto st = (*store)->remove_app(app_id); !st) return fail(st.error());
+  std::cout << "app " << app_id << " removed\n";
+  return kExitOk;
+}
+
+void print_commands(const std::vector<CommandRecord>& records) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : records) {
+    rows.push_back({std::to_string(r.seq), r.cmd_id, r.app_id, std::string(to_string(r.command)),
+                    std::string(to_string(r.flag)), format_iso8601(r.issued_at), r.issued_by,
+                    r.path ? std::string(to_string(*r.path)) : "-", or_dash(r.claimed_by), or_dash(r.result)});
+  }
+  print_table(std::cout,
+              {"SEQ", "CMD_ID", "APP_ID", "COMMAND", "FLAG", "ISSUED_AT", "ISSUED_BY", "PATH", "CLAIMED_BY", "RESULT"},
+              rows);
+}
+
+int run_commands_list(const Config& config, const std::string& app_id, bool pending, int limit, bool json_out) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  CommandFilter filter;
+  if (!app_id.empty()) filter.app_id = app_id;
+  filter.pending_only = pending;
+  filter.limit = limit;
+  auto records = (*store)->list_commands(filter);
+  if (!records) return fail(records.error());
+  if (json_out) {
+    json arr = json::array();
+    for (const auto& r : *records) arr.push_back(to_json(r));
+    std::cout << arr.dump(2) << '\n';
+  } else {
+    print_commands(*records);
+  }
+  return kExitOk;
+}
+
+int run_commands_show(const Config& config, const std::string& cmd_id, bool json_out) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  auto records = (*store)->get_command(cmd_id);
+  if (!records) return fail(records.error());
+  if (records->empty()) return fail(Error(Errc::not_found, "unknown command '" + cmd_id + "'"));
+  if (json_out) {
+    json arr = json::array();
+    for (const auto& r : *records) arr.push_back(to_json(r));
+    std::cout << json{{"cmd_id", cmd_id}, {"rows", arr}}.dump(2) << '\n';
+  } else {
+    print_commands(*records);
+  }
+  return kExitOk;
+}
+
+int run_managers(const Config& config, bool json_out) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  auto managers = (*store)->list_managers();
+  if (!managers) return fail(managers.error());
+  const TimePoint t = now();
+  if (json_out) {
+    json arr = json::array();
+    for (const auto& m : *managers) arr.push_back(to_json(m, t, kLeaseTtl));
+    std::cout << arr.dump(2) << '\n';
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : *managers) {
+    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, kLeaseTtl) ? "yes" : "no",
+                    format_iso8601(m.last_seen), format_iso8601(m.started_at), m.version});
+  }
+  print_table(std::cout, {"NAME", "HOST", "PID", "MODE", "LIVE", "LAST_SEEN", "STARTED_AT", "VERSION"}, rows);
+  return kExitOk;
+}
+
+int run_db_init(const Config& config) {
+  auto store = Store::open(config.db_url);
+  if (!store) return fail(store.error());
+  auto version = (*store)->schema_version();
+  if (!version) return fail(version.error());
+  std::cout << "database " << redact_url(config.db_url) << " ready (" << (*store)->backend() << ", schema version "
+            << *version << ")\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+std::string to_lower_name(CmdName name) {
+  std::string s(to_string(name));
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+int dcctl_main(int argc, char** argv) {
+  CLI::App app{"dcctl: issue commands to dc managers and inspect the registry.\n"
+               "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
+  app.name("dcctl");
+  app.require_subcommand(1);
+  ConfigSources sources;
+  add_config_flags(app, sources);
+
+  // start|stop|restart|enable|disable
+  IssueOptions issue;
+  std::optional<CmdName> issue_name;
+  for (CmdName name : {CmdName::start, CmdName::stop, CmdName::restart, CmdName::enable, CmdName::disable}) {
+    const std::string lower = to_lower_name(name);
+    auto* sub = app.add_subcommand(lower, "Issue " + std::string(to_string(name)) + " for one app or --all");
+    sub->fallthrough();
+    sub->add_option("APP_ID", issue.app_id, "The app to act on");
+    sub->add_flag("--all", issue.all, "Every app (of --manager NAME if given)");
+    sub->add_option("--manager", issue.manager, "With --all: only this manager's apps");
+    sub->add_option("--args", issue.args, "JSON object passed to the app at start (DC_ARGS)");
+    sub->add_option("--issued-by", issue.issued_by, "Who issues it (default: user@host)");
+    auto* wait = sub->add_flag("--wait{30}", issue.wait,
+                               "Wait for the outcome, up to SECS (default 30): exit 0 EXECUTED, 1 NOT_EXECUTED, "
+                               "3 timed out");
+    sub->add_flag("--json", issue.json_out, "Print one JSON document");
+    sub->callback([&issue_name, &issue, name, wait] {
+      issue_name = name;
+      if (wait->count() == 0) issue.wait = -1;
+    });
+  }
+
+  // apps
+  auto* apps = app.add_subcommand("apps", "Manage the app registry");
+  apps->require_subcommand(1);
+  App new_app;
+  std::string exec_text;
+  std::string schedule_text;
+  bool disabled = false;
+  bool json_out = false;
+  std::string app_id;
+  std::string manager;
+  auto* apps_add = apps->add_subcommand("add", "Register an app");
+  apps_add->fallthrough();
+  apps_add->add_option("APP_ID", new_app.app_id, "Letters, digits, '_', '.', '-' (1-128, no leading '.')")->required();
+  apps_add->add_option("--manager", new_app.manager, "Owning manager's name (its rabbit_queue)")->required();
+  apps_add->add_option("--exec", exec_text, "argv as a JSON array, e.g. '[\"/bin/sleep\",\"60\"]'")->required();
+  apps_add->add_option("--name", new_app.name, "Display name (default: APP_ID)");
+  apps_add->add_option("--schedule", schedule_text, "'every 30s|5m|2h' or a 5-field cron expression (UTC)");
+  apps_add->add_flag("--disabled", disabled, "Register disabled (the schedule will not start it)");
+  auto* apps_list = apps->add_subcommand("list", "List apps");
+  apps_list->fallthrough();
+  apps_list->add_option("--manager", manager, "Only this manager's apps");
+  apps_list->add_flag("--json", json_out, "Print one JSON document");
+  auto* apps_show = apps->add_subcommand("show", "Show one app");
+  apps_show->fallthrough();
+  apps_show->add_option("APP_ID", app_id, "The app")->required();
+  apps_show->add_flag("--json", json_out, "Print one JSON document");
+  auto* apps_remove = apps->add_subcommand("remove", "Remove an app from the registry (its command log stays)");
+  apps_remove->fallthrough();
+  apps_remove->add_option("APP_ID", app_id, "The app")->required();
+
+  // commands
+  auto* commands = app.add_subcommand("commands", "Inspect the command log");
+  commands->require_subcommand(1);
+  bool pending = false;
+  int limit = 100;
+  std::string cmd_id;
+  auto* commands_list = commands->add_subcommand("list", "List commands, newest first");
+  commands_list->fallthrough();
+  commands_list->add_option("--app", app_id, "Only this app's commands");
+  commands_list->add_flag("--pending", pending, "Only commands not yet carried out");
+  commands_list->add_option("--limit", limit, "At most this many rows (default 100)")->check(CLI::Range(1, 100000));
+  commands_list->add_flag("--json", json_out, "Print one JSON document");
+  auto* commands_show = commands->add_subcommand("show", "Show one command (one row per app)");
+  commands_show->fallthrough();
+  commands_show->add_option("CMD_ID", cmd_id, "The command id")->required();
+  commands_show->add_flag("--json", json_out, "Print one JSON document");
+
+  // managers, db init
+  auto* managers = app.add_subcommand("managers", "List managers, their mode and liveness");
+  managers->fallthrough();
+  managers->add_flag("--json", json_out, "Print one JSON document");
+  auto* db = app.add_subcommand("db", "Database maintenance");
+  db->require_subcommand(1);
+  auto* db_init = db->add_subcommand("init", "Create or migrate the schema");
+  db_init->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  if (sources.env.empty()) sources.env = current_environment();
+  auto config = load_config(sources);
+  if (!config) {
+    std::cerr << "dcctl: " << config.error().message() << '\n';
+    return kExitUsage;
+  }
+
+  if (issue_name) return run_issue(*issue_name, issue, *config);
+  if (apps_add->parsed()) {
+    if (!schedule_text.empty()) new_app.schedule = schedule_text;
+    new_app.disable = disabled;
+    return run_apps_add(*config, new_app, exec_text);
+  }
+  if (apps_list->parsed()) return run_apps_list(*config, manager, json_out);
+  if (apps_show->parsed()) return run_apps_show(*config, app_id, json_out);
+  if (apps_remove->parsed()) return run_apps_remove(*config, app_id);
+  if (commands_list->parsed()) return run_commands_list(*config, app_id, pending, limit, json_out);
+  if (commands_show->parsed()) return run_commands_show(*config, cmd_id, json_out);
+  if (managers->parsed()) return run_managers(*config, json_out);
+  if (db_init->parsed()) return run_db_init(*config);
+  std::cerr << app.help();
+  return kExitUsage;
+}
+
+}  // namespace dc

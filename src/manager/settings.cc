@@ -1,0 +1,42 @@
+#include "manager/settings.h"
+
+#include <unistd.h>
+
+#include <array>
+
+namespace dc {
+
+broker::ConnectionSettings connection_settings(const Config& config, std::string_view connection_name) {
+  broker::ConnectionSettings s;
+  s.endpoints.clear();
+  for (const auto& hp : config.rabbit_hosts) s.endpoints.push_back({hp.host, hp.port});
+  s.vhost = config.rabbit_vhost;
+  s.username = config.rabbit_username;
+  s.password = config.rabbit_password;
+  s.heartbeat = std::chrono::seconds(config.rabbit_heartbeat);
+  s.tls.enabled = config.rabbit_tls;
+  s.tls.ca_file = config.rabbit_tls_ca;
+  s.tls.cert_file = config.rabbit_tls_cert;
+  s.tls.key_file = config.rabbit_tls_key;
+  s.tls.verify = config.rabbit_tls_verify;
+  s.connection_name = std::string(connection_name);
+  return s;
+}
+
+Result<broker::CommandTopology> command_topology(const Config& config, std::string_view queue) {
+  auto type = broker::parse_queue_type(config.rabbit_queue_type);
+  if (!type) return type.error();
+  broker::CommandTopology t;
+  t.exchange = config.rabbit_exchange;
+  t.queue = std::string(queue);
+  t.queue_type = *type;
+  return t;
+}
+
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf.data();
+}
+
+}  // namespace dc
