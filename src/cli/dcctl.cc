@@ -189,13 +189,13 @@ int run_apps_list(const Config& config, const std::string& manager, bool json_ou
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& app : *apps) {
-    rows.push_back({app.app_id, app.manager, std::string(to_string(app.status)), app.pid ? std::to_string(*app.pid) : "-",
-                    app.disable ? "yes" : "no", or_dash(app.schedule),
+    rows.push_back({app.app_id, app.manager, std::string(to_string(app.status)),
+                    app.pid ? std::to_string(*app.pid) : "-", app.disable ? "yes" : "no", or_dash(app.schedule),
                     app.cmd ? std::string(to_string(*app.cmd)) : "-",
                     app.cmd_flag ? std::string(to_string(*app.cmd_flag)) : "-", time_or_dash(app.next_run_at)});
   }
-  print_table(std::cout, {"APP_ID", "MANAGER", "STATUS", "PID", "DISABLED", "SCHEDULE", "LAST_CMD", "CMD_FLAG", "NEXT_RUN"},
-              rows);
+  print_table(std::cout,
+              {"APP_ID", "MANAGER", "STATUS", "PID", "DISABLED", "SCHEDULE", "LAST_CMD", "CMD_FLAG", "NEXT_RUN"}, rows);
   return kExitOk;
 }
 
@@ -308,8 +308,9 @@ std::string to_lower_name(CmdName name) {
 }
 
 int dcctl_main(int argc, char** argv) {
-  CLI::App app{"dcctl: issue commands to dc managers and inspect the registry.\n"
-               "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
+  CLI::App app{
+      "dcctl: issue commands to dc managers and inspect the registry.\n"
+      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
   app.name("dcctl");
   app.require_subcommand(1);
   ConfigSources sources;

@@ -53,8 +53,10 @@ std::string publish(const Config& config, const std::set<std::string>& queues, c
       return "published to '" + routing_key + "' and confirmed by the broker";
     case broker::PublishOutcome::returned:
       return "unroutable: no queue bound for '" + routing_key + "' (" + result.detail + ")";
-    case broker::PublishOutcome::nacked: return "refused by the broker (" + result.detail + ")";
-    case broker::PublishOutcome::unknown: return "publish outcome unknown (" + result.detail + ")";
+    case broker::PublishOutcome::nacked:
+      return "refused by the broker (" + result.detail + ")";
+    case broker::PublishOutcome::unknown:
+      return "publish outcome unknown (" + result.detail + ")";
   }
   return "publish outcome unknown";
 }

@@ -57,6 +57,17 @@ bool pid_alive(int64_t pid) {
 
 }  // namespace
 
+std::string Manager::mode() const {
+  switch (mode_code_.load()) {
+    case 1:
+      return "broker";
+    case 2:
+      return "fallback";
+    default:
+      return "starting";
+  }
+}
+
 void Manager::request_stop() { g_stop_requested.store(true); }
 void Manager::request_log_reopen() { g_reopen_requested.store(true); }
 
@@ -112,8 +123,7 @@ Status Manager::acquire_lease() {
       }
     }
   }
-  return st.error().with_context("another dc-manager named '" + name() +
-                                 "' is running; stop it or give this one another --rabbit-queue");
+  return st;
 }
 
 AppState Manager::state_of(const App& app) {
@@ -132,8 +142,8 @@ Status Manager::recover() {
   auto apps = store_->list_apps(AppFilter{name()});
   if (!apps) return apps.error();
   for (const auto& app : *apps) {
-    const bool had_process = app.status == AppStatus::running || app.status == AppStatus::starting ||
-                             app.status == AppStatus::stopping;
+    const bool had_process =
+        app.status == AppStatus::running || app.status == AppStatus::starting || app.status == AppStatus::stopping;
     if (!had_process || !app.pid) continue;
     if (app.proc_start && is_same_process(static_cast<pid_t>(*app.pid), *app.proc_start)) {
       tracked_[app.app_id] = Tracked{ProcessHandle{static_cast<pid_t>(*app.pid), *app.proc_start}, false};
@@ -179,7 +189,6 @@ Status Manager::recover() {
       if (auto st = finish(row, carry_out(row, **app, path)); !st) return st;
     }
   }
-  update_app_gauges();
   return ok_status();
 }
 
@@ -187,7 +196,8 @@ void Manager::set_mode(std::string_view mode, std::string_view why) {
   if (mode_ == mode) return;
   spdlog::info("mode {} -> {} ({})", mode_, mode, why);
   mode_ = std::string(mode);
-  stats_.mode_broker.store(mode == "broker" ? 1 : 0);
+  metrics_.set_mode(mode);
+  mode_code_.store(mode == "broker" ? 1 : mode == "fallback" ? 2 : 0);
   if (auto st = store_->heartbeat(name(), ::getpid(), mode_); !st) {
     spdlog::warn("could not record mode {} in the store: {}", mode_, st.error().message());
   }
@@ -221,7 +231,7 @@ void Manager::try_connect() {
     return;
   }
   consumer_ = std::make_unique<broker::Consumer>(std::move(*consumer));
-  if (mode_ == "fallback") stats_.reconnects.fetch_add(1);
+  if (mode_ == "fallback") metrics_.reconnects().inc();
   backoff_.reset();
   spdlog::info("consuming queue {} on {}", name(), consumer_->connection().describe());
   // Whatever arrived through the database while we were away is taken now,
@@ -272,12 +282,12 @@ void Manager::handle_delivery(broker::Delivery& delivery) {
   if (!command) {
     poison_reason = command.error().message();
   } else if (!config_.command_secrets.empty()) {
-    poison_reason = signature_problem(config_.command_secrets, props.signature, props.message_id.value_or(""),
-                                      delivery.body, command->issued_at, received,
-                                      std::chrono::seconds(config_.command_max_age));
+    poison_reason =
+        signature_problem(config_.command_secrets, props.signature, props.message_id.value_or(""), delivery.body,
+                          command->issued_at, received, std::chrono::seconds(config_.command_max_age));
   }
   if (!poison_reason.empty()) {
-    stats_.poison.fetch_add(1);
+    metrics_.poison().inc();
     spdlog::warn("poison message (message_id {}, {} bytes, routing key {}): {}; dead-lettered",
                  delivery.message_id.value_or("-"), delivery.body.size(), delivery.routing_key, poison_reason);
     if (auto st = consumer_->reject(delivery.delivery_tag, /*requeue=*/false); !st) broker_lost(st.error());
@@ -289,7 +299,7 @@ void Manager::handle_delivery(broker::Delivery& delivery) {
     if (st.error().retryable()) return;  // shutting down: unacked, the broker redelivers it
     // The command is valid but cannot be recorded (e.g. a value the
     // database refuses): dead-letter it rather than block the queue.
-    stats_.poison.fetch_add(1);
+    metrics_.poison().inc();
     spdlog::error("command {} cannot be recorded: {}; dead-lettered", command->id, st.error().message());
     if (auto rst = consumer_->reject(delivery.delivery_tag, false); !rst) broker_lost(rst.error());
     return;
@@ -311,12 +321,14 @@ Status Manager::process_command(const Command& command, DeliveryPath path) {
   if (!app) return app.error();
   switch (route_command(*app, name())) {
     case Routing::other_manager:
-      stats_.other_manager.fetch_add(1);
+      metrics_.other_manager().inc();
       spdlog::info("command {} is for app {} of manager {}; not mine, skipped", command.id, command.app_id,
                    (*app)->manager);
       return ok_status();
-    case Routing::unknown_app: return record_unknown_app(command, path);
-    case Routing::mine: return run_for_app(command, **app, path);
+    case Routing::unknown_app:
+      return record_unknown_app(command, path);
+    case Routing::mine:
+      return run_for_app(command, **app, path);
   }
   return ok_status();
 }
@@ -326,7 +338,7 @@ Status Manager::record_unknown_app(const Command& command, DeliveryPath path) {
   auto claim = store_->claim(row, name());
   if (!claim) return claim.error();
   if (*claim != ClaimResult::claimed) {
-    stats_.duplicates.fetch_add(1);
+    metrics_.duplicates().inc();
     return ok_status();
   }
   spdlog::warn("command {}: unknown app '{}'", command.id, command.app_id);
@@ -341,7 +353,7 @@ Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath
   for (const auto& row : *rows) {
     if (row.app_id != app.app_id) continue;
     if (row.flag != CmdFlag::pending || row.claimed_by) {
-      stats_.duplicates.fetch_add(1);  // finished or in hand elsewhere: a redelivery
+      metrics_.duplicates().inc();  // finished or in hand elsewhere: a redelivery
       return ok_status();
     }
     seq = row.seq;
@@ -380,7 +392,7 @@ Status Manager::claim_and_carry_out(const CommandRecord& row, const App& app, De
   auto claim = store_->claim(row, name());
   if (!claim) return claim.error();
   if (*claim != ClaimResult::claimed) {
-    stats_.duplicates.fetch_add(1);
+    metrics_.duplicates().inc();
     spdlog::debug("command {} for {} already {}; not run again", row.cmd_id, row.app_id,
                   *claim == ClaimResult::already_finished ? "finished" : "claimed");
     return ok_status();
@@ -392,10 +404,7 @@ Status Manager::claim_and_carry_out(const CommandRecord& row, const App& app, De
 Status Manager::finish(const CommandRecord& row, const Outcome& outcome) {
   auto st = store_->finish(row.cmd_id, row.app_id, name(), outcome);
   if (!st) return st;
-  const int flag = static_cast<int>(outcome.flag);
-  stats_.commands[static_cast<size_t>(flag)][outcome.path == DeliveryPath::broker ? 0 : 1].fetch_add(1);
-  const double latency = std::chrono::duration<double>(now() - row.issued_at).count();
-  stats_.observe_latency(latency);
+  metrics_.command_finished(outcome.flag, outcome.path, std::chrono::duration<double>(now() - row.issued_at).count());
   if (outcome.flag == CmdFlag::executed) {
     spdlog::info("{} {} {}: EXECUTED via {} ({})", to_string(row.command), row.app_id, row.cmd_id,
                  to_string(outcome.path), outcome.result);
@@ -403,7 +412,6 @@ Status Manager::finish(const CommandRecord& row, const Outcome& outcome) {
     spdlog::warn("{} {} {}: NOT_EXECUTED via {} ({})", to_string(row.command), row.app_id, row.cmd_id,
                  to_string(outcome.path), outcome.result);
   }
-  update_app_gauges();
   return ok_status();
 }
 
@@ -519,7 +527,6 @@ void Manager::reap_children_now() {
     s.stopped_at = now();
     spdlog::info("app {} {}", app_id, status.describe());
     (void)with_store_retry([&] { return store_->set_app_state(app_id, s); });
-    update_app_gauges();
   }
 }
 
@@ -564,6 +571,7 @@ void Manager::poll_database(bool broker_mode) {
 void Manager::run_schedule() {
   auto apps = store_->list_apps(AppFilter{name()});
   if (!apps) return;
+  update_app_gauges(*apps);
   const TimePoint t = now();
   for (const auto& app : *apps) {
     if (!app.schedule) continue;
@@ -606,17 +614,16 @@ void Manager::heartbeat_lease() {
   }
 }
 
-void Manager::update_app_gauges() {
+void Manager::update_app_gauges(const std::vector<App>& apps) {
   std::array<int64_t, 5> counts{};
-  auto apps = store_->list_apps(AppFilter{name()});
-  if (!apps) return;
-  for (const auto& app : *apps) counts[static_cast<size_t>(app.status)]++;
-  for (size_t i = 0; i < counts.size(); ++i) stats_.apps_by_status[i].store(counts[i]);
+  for (const auto& app : apps) counts[static_cast<size_t>(app.status)]++;
+  metrics_.set_apps(counts);
 }
 
 int Manager::run() {
   next_poll_ = next_schedule_ = next_lease_ = Steady::now();
   while (!g_stop_requested.load()) {
+    metrics_.last_loop_micros.store(to_unix_micros(now()), std::memory_order_relaxed);
     if (g_reopen_requested.exchange(false) && on_reopen_logs) on_reopen_logs();
     auto t = Steady::now();
     if (!consumer_ && t >= next_reconnect_) try_connect();

@@ -24,7 +24,7 @@
 #include "broker/consumer.h"
 #include "config/config.h"
 #include "manager/decisions.h"
-#include "manager/stats.h"
+#include "manager/manager_metrics.h"
 #include "process/process_handle.h"
 #include "process/stop.h"
 #include "store/store.h"
@@ -66,7 +66,10 @@ class Manager {
   static void request_log_reopen();
   std::function<void()> on_reopen_logs;
 
-  const ManagerStats& stats() const { return stats_; }
+  // Thread-safe: read by the metrics endpoint's thread.
+  ManagerMetrics& metrics() { return metrics_; }
+  // The mode ("broker", "fallback", ...), for /healthz; thread-safe.
+  std::string mode() const;
   bool broker_mode() const { return consumer_ != nullptr; }
   const std::string& name() const { return config_.manager_name(); }
 
@@ -110,7 +113,8 @@ class Manager {
   void check_adopted();
   void run_schedule();
   void heartbeat_lease();
-  void update_app_gauges();
+  // Refreshes the apps-by-status gauges (from the schedule tick's listing).
+  void update_app_gauges(const std::vector<App>& apps);
   void shutdown();
   // Runs `op` until it succeeds or fails for good, waiting between retries
   // while the store is unavailable. Gives up when a stop is requested.
@@ -126,7 +130,8 @@ class Manager {
   std::string mode_ = "starting";
   std::map<std::string, Tracked> tracked_;  // app_id -> running process
   std::unordered_map<pid_t, std::string> app_by_pid_;
-  ManagerStats stats_;
+  ManagerMetrics metrics_;
+  std::atomic<int> mode_code_{0};  // 0 starting, 1 broker, 2 fallback, 3 stopping (for other threads)
   TimePoint started_at_{};
 
   Steady::time_point next_reconnect_{};

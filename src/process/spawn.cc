@@ -263,10 +263,12 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
     if (std::any_of(request.unset_env.begin(), request.unset_env.end(), dropped)) continue;
     env_storage.emplace_back(*entry);
   }
-  for (const auto& [name, value] : added) {
+  for (const auto& variable : added) {
     // A later extra_env entry of the same name wins over an earlier one.
+    // (Not a structured binding: clang 14 cannot capture those.)
+    const std::string& name = variable.first;
     std::erase_if(env_storage, [&name](const std::string& entry) { return env_name_is(entry.c_str(), name); });
-    env_storage.push_back(name + "=" + value);
+    env_storage.push_back(name + "=" + variable.second);
   }
   std::vector<char*> envp;
   for (const std::string& entry : env_storage) envp.push_back(const_cast<char*>(entry.c_str()));

@@ -1,0 +1,67 @@
+#include "manager/manager_metrics.h"
+
+#include <string_view>
+#include <utility>
+
+namespace dc {
+namespace {
+
+template <class T>
+T* must(Result<T*> family) {
+  // Registration fails only for malformed names: a programming error.
+  return family.ok() ? *family : nullptr;
+}
+
+}  // namespace
+
+ManagerMetrics::ManagerMetrics() {
+  auto* commands = must(registry_.counter("dc_commands_total", "Commands carried out, by outcome and delivery path",
+                                          {"outcome", "path"}));
+  const std::array<std::string_view, 2> outcomes{"executed", "not_executed"};
+  const std::array<std::string_view, 2> paths{"broker", "poll"};
+  for (size_t o = 0; o < outcomes.size(); ++o) {
+    for (size_t p = 0; p < paths.size(); ++p) {
+      const std::array<std::string_view, 2> labels{outcomes[o], paths[p]};
+      commands_[o][p] = &commands->with(labels);
+    }
+  }
+  poison_ = &must(registry_.counter("dc_poison_total", "Messages dead-lettered as poison"))->with();
+  duplicates_ = &must(registry_.counter("dc_duplicates_total",
+                                        "Deliveries of commands already claimed or finished (not run again)"))
+                     ->with();
+  other_manager_ =
+      &must(registry_.counter("dc_other_manager_total", "Commands for apps of another manager (skipped)"))->with();
+  reconnects_ =
+      &must(registry_.counter("dc_broker_reconnects_total", "Reconnections to the broker after a loss"))->with();
+  mode_ = must(registry_.gauge("dc_mode", "1 for the mode the manager is in", {"mode"}));
+  for (std::string_view mode : {"starting", "broker", "fallback"}) {
+    const std::array<std::string_view, 1> label{mode};
+    mode_->with(label);  // every mode renders, as 0 or 1
+  }
+  mode_->set_exclusive("starting");
+  apps_ = must(registry_.gauge("dc_apps", "Apps of this manager by status", {"status"}));
+  latency_ = &must(registry_.histogram("dc_command_latency_seconds", "From issue to recorded outcome"))->with();
+}
+
+void ManagerMetrics::command_finished(CmdFlag flag, DeliveryPath path, double latency_seconds) {
+  if (flag == CmdFlag::pending) return;
+  const size_t o = flag == CmdFlag::executed ? 0 : 1;
+  const size_t p = path == DeliveryPath::broker ? 0 : 1;
+  commands_[o][p]->inc();
+  latency_->observe(latency_seconds);
+}
+
+uint64_t ManagerMetrics::commands(CmdFlag flag, DeliveryPath path) const {
+  if (flag == CmdFlag::pending) return 0;
+  return commands_[flag == CmdFlag::executed ? 0 : 1][path == DeliveryPath::broker ? 0 : 1]->value();
+}
+
+void ManagerMetrics::set_apps(const std::array<int64_t, 5>& by_status) {
+  std::array<std::pair<std::string_view, double>, 5> values{};
+  for (size_t i = 0; i < by_status.size(); ++i) {
+    values[i] = {to_string(static_cast<AppStatus>(i)), static_cast<double>(by_status[i])};
+  }
+  apps_->set_all(values);
+}
+
+}  // namespace dc
