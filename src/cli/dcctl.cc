@@ -313,6 +313,18 @@ int dcctl_main(int argc, char** argv) {
       "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
   app.name("dcctl");
   app.require_subcommand(1);
+  app.footer(
+      "Synopsis:\n"
+      "  dcctl start|stop|restart|enable|disable APP_ID [--args JSON] [--issued-by WHO] [--wait[=SECS]] [--json]\n"
+      "  dcctl start|stop|restart|enable|disable --all [--manager NAME] [...same options]\n"
+      "  dcctl apps add APP_ID --manager NAME --exec 'ARGV' [--name N] [--schedule S] [--disabled]\n"
+      "  dcctl apps list|show APP_ID|remove APP_ID [--json]\n"
+      "  dcctl commands list [--app APP_ID] [--pending] [--json] | dcctl commands show CMD_ID [--json]\n"
+      "  dcctl managers [--json]\n"
+      "  dcctl db init\n"
+      "Exit codes: 0 ok; 1 failed (with --wait: NOT_EXECUTED); 2 usage or configuration error; 3 --wait timed out.\n"
+      "A command is stored in the database before it is published: if the broker is down it stays PENDING\n"
+      "and the manager picks it up by polling.");
   ConfigSources sources;
   add_config_flags(app, sources);
 

@@ -36,4 +36,10 @@ struct BackendName {
   std::string operator()(const ::testing::TestParamInfo<Backend>& info) const { return backend_name(info.param); }
 };
 
+// The promises that need a database several connections share (reopen,
+// tampering from outside, concurrent first opens): instantiated only for the
+// on-disk SQLite file and PostgreSQL, since ":memory:" is private to one
+// connection.
+class SharedStoreContract : public StoreContract {};
+
 }  // namespace dc::test

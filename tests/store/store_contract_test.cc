@@ -71,8 +71,7 @@ TEST_P(StoreContract, FreshDatabaseHasCurrentSchema) {
   EXPECT_GE(Store::current_schema_version(), 1);
 }
 
-TEST_P(StoreContract, ReopenKeepsDataAndSchema) {
-  if (!db_->shared()) GTEST_SKIP() << "an in-memory database cannot be reopened";
+TEST_P(SharedStoreContract, ReopenKeepsDataAndSchema) {
   ASSERT_OK(store_->add_app(make_app("a1", "m1")));
   store_.reset();
   ASSERT_OK_AND_ASSIGN(auto reopened, db_->open());
@@ -86,8 +85,7 @@ TEST_P(StoreContract, ReopenKeepsDataAndSchema) {
   EXPECT_EQ(rows.at(0).at(0), std::to_string(Store::current_schema_version()));
 }
 
-TEST_P(StoreContract, RefusesDatabaseFromNewerVersion) {
-  if (!db_->shared()) GTEST_SKIP() << "an in-memory database cannot be tampered with from outside";
+TEST_P(SharedStoreContract, RefusesDatabaseFromNewerVersion) {
   const int newer = Store::current_schema_version() + 1;
   ASSERT_OK(db_->raw_query("INSERT INTO schema_version (version, applied_at) VALUES (" + std::to_string(newer) +
                            ", '2030-01-01T00:00:00.000000Z')"));
@@ -98,8 +96,7 @@ TEST_P(StoreContract, RefusesDatabaseFromNewerVersion) {
   EXPECT_NE(reopened.error().message().find(std::to_string(newer)), std::string::npos);
 }
 
-TEST_P(StoreContract, ConcurrentFirstOpensAllSucceed) {
-  if (!db_->shared()) GTEST_SKIP() << "needs a database several connections share";
+TEST_P(SharedStoreContract, ConcurrentFirstOpensAllSucceed) {
   // A second fresh database, opened for the first time by 6 threads at once.
   store_.reset();
   db_.reset();
@@ -118,8 +115,7 @@ TEST_P(StoreContract, ConcurrentFirstOpensAllSucceed) {
   EXPECT_EQ(rows.at(0).at(0), std::to_string(Store::current_schema_version()));
 }
 
-TEST_P(StoreContract, TimesAreStoredAsFixedWidthIsoUtc) {
-  if (!db_->shared()) GTEST_SKIP() << "reads the column behind the store's back";
+TEST_P(SharedStoreContract, TimesAreStoredAsFixedWidthIsoUtc) {
   ASSERT_OK(store_->add_app(make_app("a1", "m1")));
   ASSERT_OK(store_->record_command(make_command("c1", "a1")));
   ASSERT_OK_AND_ASSIGN(auto rows, db_->raw_query("SELECT issued_at FROM commands"));

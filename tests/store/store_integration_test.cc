@@ -22,6 +22,8 @@ using namespace std::chrono_literals;
 
 INSTANTIATE_TEST_SUITE_P(Shared, StoreContract, ::testing::Values(Backend::sqlite_file, Backend::postgresql),
                          BackendName());
+INSTANTIATE_TEST_SUITE_P(Shared, SharedStoreContract, ::testing::Values(Backend::sqlite_file, Backend::postgresql),
+                         BackendName());
 
 constexpr int kRaceCommands = 1000;
 

@@ -10,6 +10,8 @@ namespace dc::test {
 namespace {
 
 INSTANTIATE_TEST_SUITE_P(Memory, StoreContract, ::testing::Values(Backend::sqlite_memory), BackendName());
+// The shared-database promises run in the integration binary only.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedStoreContract);
 
 using store_detail::DbUrl;
 using store_detail::parse_db_url;
