@@ -270,7 +270,7 @@ Status Manager::with_store_retry(const std::function<Status()>& op) {
   }
 }
 
-void Manager::handle_delivery(broker::Delivery& delivery) {
+std::optional<Command> Manager::accept_delivery(broker::Delivery& delivery) {
   MessageProperties props;
   props.message_id = delivery.message_id;
   props.content_type = delivery.content_type;
@@ -291,9 +291,14 @@ void Manager::handle_delivery(broker::Delivery& delivery) {
     spdlog::warn("poison message (message_id {}, {} bytes, routing key {}): {}; dead-lettered",
                  delivery.message_id.value_or("-"), delivery.body.size(), delivery.routing_key, poison_reason);
     if (auto st = consumer_->reject(delivery.delivery_tag, /*requeue=*/false); !st) broker_lost(st.error());
-    return;
+    return std::nullopt;
   }
+  return std::move(*command);
+}
 
+void Manager::handle_delivery(broker::Delivery& delivery) {
+  auto command = accept_delivery(delivery);
+  if (!command || !consumer_) return;
   Status st = with_store_retry([&] { return process_command(*command, DeliveryPath::broker); });
   if (!st) {
     if (st.error().retryable()) return;  // shutting down: unacked, the broker redelivers it
@@ -306,6 +311,135 @@ void Manager::handle_delivery(broker::Delivery& delivery) {
   }
   // Ack only now: the outcome is committed.
   if (auto ack = consumer_->ack(delivery.delivery_tag); !ack) broker_lost(ack.error());
+}
+
+Result<std::optional<std::vector<FinishedCommand>>> Manager::db_only_items(
+    const Command& command, const std::set<std::pair<std::string, std::string>>& in_batch,
+    std::map<std::string, App>& apps) {
+  using Items = std::optional<std::vector<FinishedCommand>>;
+  if (command.name != CmdName::enable && command.name != CmdName::disable) return Items();
+  std::vector<std::string> targets;
+  if (command.is_broadcast()) {
+    auto mine = store_->list_apps(AppFilter{name()});
+    if (!mine) return mine.error();
+    for (auto& app : *mine) {
+      targets.push_back(app.app_id);
+      apps.try_emplace(app.app_id, std::move(app));
+    }
+  } else {
+    if (!apps.contains(command.app_id)) {
+      auto app = store_->get_app(command.app_id);
+      if (!app) return app.error();
+      if (!*app || route_command(*app, name()) != Routing::mine) return Items();  // the general path says why
+      apps.emplace(command.app_id, std::move(**app));
+    }
+    targets.push_back(command.app_id);
+  }
+  auto rows = store_->get_command(command.id);
+  if (!rows) return rows.error();
+  std::vector<FinishedCommand> items;
+  for (const auto& app_id : targets) {
+    int64_t seq = std::numeric_limits<int64_t>::max();
+    bool settled = false;
+    for (const auto& row : *rows) {
+      if (row.app_id != app_id) continue;
+      settled = row.flag != CmdFlag::pending || row.claimed_by.has_value();
+      seq = row.seq;
+    }
+    if (settled) {
+      metrics_.duplicates().inc();
+      continue;
+    }
+    // Per-app order: an older pending command not already ahead of this one
+    // in the same transaction sends the command down the general path.
+    auto older = store_->pending_before(app_id, seq);
+    if (!older) return older.error();
+    for (const auto& row : *older) {
+      if (row.cmd_id != command.id && !in_batch.contains({row.cmd_id, row.app_id})) return Items();
+    }
+    App& app = apps.at(app_id);
+    app.disable = command.name == CmdName::disable;
+    AppState state = state_of(app);
+    if (!is_running(app) && (state.status == AppStatus::running || state.status == AppStatus::starting)) {
+      state.status = AppStatus::stopped;  // the record was stale
+    }
+    FinishedCommand item;
+    item.record = record_for(command, app_id);
+    item.outcome = Outcome{CmdFlag::executed, app.disable ? "disabled" : "enabled", DeliveryPath::broker, state};
+    items.push_back(std::move(item));
+  }
+  return Items(std::move(items));
+}
+
+void Manager::handle_deliveries(std::vector<broker::Delivery>& deliveries) {
+  std::vector<FinishedCommand> items;
+  std::vector<broker::Delivery*> batched;  // acked after the batch commits
+  std::set<std::pair<std::string, std::string>> in_batch;
+  std::map<std::string, App> apps;  // this batch's view of the apps it touches
+
+  auto flush = [&]() -> bool {
+    if (batched.empty()) return true;
+    auto results = Result<std::vector<ClaimResult>>(std::vector<ClaimResult>());
+    Status st = with_store_retry([&]() -> Status {
+      results = store_->claim_and_finish(items, name());
+      return results ? ok_status() : Status(results.error());
+    });
+    if (!st) {
+      if (st.error().retryable()) return false;  // shutting down: unacked, redelivered
+      // Something in the run cannot be recorded: take each delivery alone,
+      // so only the offending one is dead-lettered.
+      spdlog::warn("recording {} command(s) together failed ({}); taking them one by one", items.size(),
+                   st.error().message());
+      for (broker::Delivery* d : batched) {
+        if (consumer_) handle_delivery(*d);
+      }
+    } else {
+      const TimePoint t = now();
+      for (size_t i = 0; i < items.size(); ++i) {
+        const CommandRecord& row = items[i].record;
+        if ((*results)[i] != ClaimResult::claimed) {
+          metrics_.duplicates().inc();
+          continue;
+        }
+        metrics_.command_finished(CmdFlag::executed, DeliveryPath::broker,
+                                  std::chrono::duration<double>(t - row.issued_at).count());
+        spdlog::info("{} {} {}: EXECUTED via broker ({})", to_string(row.command), row.app_id, row.cmd_id,
+                     items[i].outcome.result);
+      }
+      for (broker::Delivery* d : batched) {
+        if (!consumer_) break;
+        if (auto ack = consumer_->ack(d->delivery_tag); !ack) broker_lost(ack.error());
+      }
+    }
+    items.clear();
+    batched.clear();
+    in_batch.clear();
+    apps.clear();
+    return true;
+  };
+
+  for (auto& delivery : deliveries) {
+    if (!consumer_ || g_stop_requested.load()) return;
+    auto command = accept_delivery(delivery);
+    if (!command) continue;
+    Result<std::optional<std::vector<FinishedCommand>>> fast = std::optional<std::vector<FinishedCommand>>();
+    (void)with_store_retry([&]() -> Status {
+      fast = db_only_items(*command, in_batch, apps);
+      return fast ? ok_status() : Status(fast.error());
+    });
+    if (fast && *fast) {
+      for (auto& item : **fast) {
+        in_batch.insert({item.record.cmd_id, item.record.app_id});
+        items.push_back(std::move(item));
+      }
+      batched.push_back(&delivery);
+      continue;
+    }
+    // The general path, in order: what is batched so far commits first.
+    if (!flush()) return;
+    if (consumer_) handle_delivery(delivery);
+  }
+  flush();
 }
 
 Status Manager::process_command(const Command& command, DeliveryPath path) {
@@ -607,6 +741,7 @@ void Manager::heartbeat_lease() {
   if (!st) {
     if (st.error().code() == Errc::conflict) {
       spdlog::error("lost the lease on name '{}': {}; shutting down", name(), st.error().message());
+      lease_lost_ = true;
       request_stop();
     } else {
       spdlog::warn("lease heartbeat failed: {}", st.error().message());
@@ -637,7 +772,20 @@ int Manager::run() {
       if (!delivery) {
         broker_lost(delivery.error());
       } else if (*delivery) {
-        handle_delivery(**delivery);
+        // Take what else has already arrived, up to the prefetch window, so
+        // a run of commands can share one transaction.
+        std::vector<broker::Delivery> batch;
+        batch.push_back(std::move(**delivery));
+        while (batch.size() < static_cast<size_t>(config_.rabbit_prefetch)) {
+          auto more = consumer_->next(std::chrono::milliseconds(0));
+          if (!more) {
+            broker_lost(more.error());  // the unacked deliveries come back
+            break;
+          }
+          if (!*more) break;
+          batch.push_back(std::move(**more));
+        }
+        if (consumer_) handle_deliveries(batch);
       }
     } else {
       pollfd pfd{notifier_ ? notifier_->fd() : -1, POLLIN, 0};
@@ -677,7 +825,8 @@ int Manager::run() {
     }
   }
   shutdown();
-  return 0;
+  // A manager pushed out of its name exits non-zero so a supervisor notices.
+  return lease_lost_ ? 1 : 0;
 }
 
 void Manager::shutdown() {

@@ -17,8 +17,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "base/result.h"
 #include "broker/consumer.h"
@@ -89,7 +91,21 @@ class Manager {
   void broker_lost(const Error& error);
   void set_mode(std::string_view mode, std::string_view why);
 
+  // Handles deliveries that arrived together (up to the prefetch window).
+  // Runs of ENABLE/DISABLE, whose whole effect is a database update, are
+  // claimed, carried out and recorded in one transaction and acked after
+  // its commit; anything else goes through handle_delivery().
+  void handle_deliveries(std::vector<broker::Delivery>& deliveries);
   void handle_delivery(broker::Delivery& delivery);
+  // Parses and authenticates a delivery. Returns the command, or nullopt
+  // after dead-lettering a poison message.
+  std::optional<Command> accept_delivery(broker::Delivery& delivery);
+  // The rows `command` would write for each app, if all of them can take
+  // the one-transaction path (ENABLE/DISABLE, this manager's apps, no older
+  // pending command outside `in_batch`); nullopt otherwise.
+  Result<std::optional<std::vector<FinishedCommand>>> db_only_items(
+      const Command& command, const std::set<std::pair<std::string, std::string>>& in_batch,
+      std::map<std::string, App>& apps);
   // Applies one command (a broker delivery or a swept row). Returns
   // retryable errors (the store is unavailable) to the caller, which must
   // not acknowledge; other errors mean the command cannot be recorded.
@@ -133,6 +149,7 @@ class Manager {
   ManagerMetrics metrics_;
   std::atomic<int> mode_code_{0};  // 0 starting, 1 broker, 2 fallback, 3 stopping (for other threads)
   TimePoint started_at_{};
+  bool lease_lost_ = false;
 
   Steady::time_point next_reconnect_{};
   Steady::time_point next_poll_{};

@@ -238,6 +238,8 @@ class SqlStore final : public Store {
   Result<ClaimResult> claim(const CommandRecord& record, std::string_view manager) override;
   Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
                 const Outcome& outcome) override;
+  Result<std::vector<ClaimResult>> claim_and_finish(std::span<const FinishedCommand> items,
+                                                    std::string_view manager) override;
   Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit) override;
   Result<std::vector<CommandRecord>> pending_before(std::string_view app_id, int64_t seq) override;
   Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) override;
@@ -252,6 +254,12 @@ class SqlStore final : public Store {
   Result<std::unique_ptr<CommandNotifier>> listen_for_commands() override { return db_->listen(); }
 
  private:
+  // The bodies of claim() and finish(), for use inside a write transaction.
+  Result<ClaimResult> claim_locked(const CommandRecord& record, std::string_view manager,
+                                   const std::string& claimed_at);
+  Status finish_locked(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+                       const Outcome& outcome, const std::string& executed_at);
+
   Result<SqlRows> run(std::string_view sql, std::initializer_list<SqlParam> params = {}) {
     return db_->query(sql, std::span<const SqlParam>(params.begin(), params.size()));
   }
@@ -548,57 +556,7 @@ Result<ClaimResult> SqlStore::claim(const CommandRecord& record, std::string_vie
     if (seen->front().at(1).has_value()) return ClaimResult::already_claimed;
   }
 
-  return write_transaction(what, [&]() -> Result<ClaimResult> {
-    // The claim proper: one conditional UPDATE. Of any number of concurrent
-    // callers exactly one sees the row unclaimed and gets it back; in
-    // PostgreSQL the others block on the row lock and then re-check the
-    // condition against the committed row, in SQLite they queue on the
-    // write lock (BEGIN IMMEDIATE).
-    auto updated =
-        run("UPDATE commands SET claimed_by = $3, claimed_at = $4 "
-            "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL RETURNING seq",
-            {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-             text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
-    if (!updated) return updated.error();
-    if (!updated->empty()) return ClaimResult::claimed;
-
-    // No unclaimed row: either none exists (a message from a source that did
-    // not record it) or someone has it. Inserting the row already claimed
-    // decides the first case atomically: the UNIQUE (cmd_id, app_id) key lets
-    // exactly one concurrent insert through.
-    const TimePoint issued_at = record.issued_at == TimePoint{} ? now() : record.issued_at;
-    const std::string args = record.args_json.empty() ? "{}" : record.args_json;
-    auto inserted =
-        run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, "
-            "claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (cmd_id, app_id) DO NOTHING "
-            "RETURNING seq",
-            {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-             text("commands.target", record.target.empty() ? record.app_id : record.target),
-             integer("commands.command", static_cast<int>(record.command)), text("commands.args", args),
-             text("commands.issued_by", record.issued_by), text("commands.issued_at", format_db_time(issued_at)),
-             text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
-    if (!inserted) return inserted.error();
-    if (!inserted->empty()) {
-      // The app's mirror learns of the command as if it had been recorded.
-      auto mirrored =
-          run("UPDATE apps SET cmd = $2, cmd_flag = 0, cmd_id = $3, cmd_issued_by = $4, cmd_args = $5, "
-              "cmd_result = NULL WHERE app_id = $1",
-              {text("apps.app_id", record.app_id), integer("apps.cmd", static_cast<int>(record.command)),
-               text("apps.cmd_id", record.cmd_id), text("apps.cmd_issued_by", record.issued_by),
-               text("apps.cmd_args", args)});
-      if (!mirrored) return mirrored.error();
-      return ClaimResult::claimed;
-    }
-
-    auto existing = run("SELECT flag FROM commands WHERE cmd_id = $1 AND app_id = $2",
-                        {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id)});
-    if (!existing) return existing.error();
-    if (existing->empty()) return Error(Errc::internal, "the row vanished between insert and read");
-    RowReader r(existing->front(), "commands row");
-    const int64_t flag = r.integer(0, "flag");
-    if (r.error()) return *r.error();
-    return flag == static_cast<int>(CmdFlag::pending) ? ClaimResult::already_claimed : ClaimResult::already_finished;
-  });
+  return write_transaction(what, [&]() -> Result<ClaimResult> { return claim_locked(record, manager, claimed_at); });
 }
 
 Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
@@ -608,51 +566,138 @@ Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, std::s
     return Error(Errc::invalid_argument, what + ": an outcome is EXECUTED or NOT_EXECUTED, not PENDING");
   }
   const std::string executed_at = format_db_time(now());
+  return write_transaction(what,
+                           [&]() -> Status { return finish_locked(cmd_id, app_id, manager, outcome, executed_at); });
+}
 
-  return write_transaction(what, [&]() -> Status {
-    auto updated =
-        run("UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7 "
-            "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0 "
-            "RETURNING command, issued_by, args",
-            {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id), text("commands.claimed_by", manager),
-             integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
-             text("commands.path", to_string(outcome.path)), text("commands.executed_at", executed_at)});
-    if (!updated) return updated.error();
-    if (updated->empty()) {
-      // Say why, so the caller's log line explains the refusal.
-      auto existing = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
-                          {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
-      if (!existing) return existing.error();
-      if (existing->empty()) return Error(Errc::conflict, "no such command row; claim it before finishing it");
-      RowReader r(existing->front(), "commands row");
-      const auto flag = r.optional_code<CmdFlag>(0, "flag", cmd_flag_from_int);
-      const auto holder = r.optional_text(1);
-      if (r.error()) return *r.error();
-      if (flag && *flag != CmdFlag::pending) {
-        return Error(Errc::conflict, "it is already finished as " + std::string(to_string(*flag)));
-      }
-      if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
-      return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
-    }
-    if (!outcome.app_state) return ok_status();
+Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, std::string_view manager,
+                                           const std::string& claimed_at) {
+  // The claim proper: one conditional UPDATE. Of any number of concurrent
+  // callers exactly one sees the row unclaimed and gets it back; in
+  // PostgreSQL the others block on the row lock and then re-check the
+  // condition against the committed row, in SQLite they queue on the
+  // write lock (BEGIN IMMEDIATE).
+  auto updated =
+      run("UPDATE commands SET claimed_by = $3, claimed_at = $4 "
+          "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL RETURNING seq",
+          {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+           text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+  if (!updated) return updated.error();
+  if (!updated->empty()) return ClaimResult::claimed;
 
-    RowReader r(updated->front(), "commands row");
-    const int64_t command = r.integer(0, "command");
-    if (r.error()) return *r.error();
-    std::vector<SqlParam> params = app_state_params(app_id, *outcome.app_state);
-    params.push_back(integer("apps.cmd", command));
-    params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
-    params.push_back(text("apps.cmd_id", cmd_id));
-    params.push_back(optional_text("apps.cmd_issued_by", updated->front().at(1)));
-    params.push_back(optional_text("apps.cmd_args", updated->front().at(2)));
-    params.push_back(text("apps.cmd_result", outcome.result));
-    // An app removed meanwhile matches no row: the command's outcome stands.
-    auto mirrored = run("UPDATE apps SET " + std::string(kSetAppStateColumns) +
-                            ", cmd = $9, cmd_flag = $10, cmd_id = $11, cmd_issued_by = $12, cmd_args = $13, "
-                            "cmd_result = $14 WHERE app_id = $1",
-                        params);
+  // No unclaimed row: either none exists (a message from a source that did
+  // not record it) or someone has it. Inserting the row already claimed
+  // decides the first case atomically: the UNIQUE (cmd_id, app_id) key lets
+  // exactly one concurrent insert through.
+  const TimePoint issued_at = record.issued_at == TimePoint{} ? now() : record.issued_at;
+  const std::string args = record.args_json.empty() ? "{}" : record.args_json;
+  auto inserted =
+      run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, "
+          "claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (cmd_id, app_id) DO NOTHING "
+          "RETURNING seq",
+          {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+           text("commands.target", record.target.empty() ? record.app_id : record.target),
+           integer("commands.command", static_cast<int>(record.command)), text("commands.args", args),
+           text("commands.issued_by", record.issued_by), text("commands.issued_at", format_db_time(issued_at)),
+           text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+  if (!inserted) return inserted.error();
+  if (!inserted->empty()) {
+    // The app's mirror learns of the command as if it had been recorded.
+    auto mirrored =
+        run("UPDATE apps SET cmd = $2, cmd_flag = 0, cmd_id = $3, cmd_issued_by = $4, cmd_args = $5, "
+            "cmd_result = NULL WHERE app_id = $1",
+            {text("apps.app_id", record.app_id), integer("apps.cmd", static_cast<int>(record.command)),
+             text("apps.cmd_id", record.cmd_id), text("apps.cmd_issued_by", record.issued_by),
+             text("apps.cmd_args", args)});
     if (!mirrored) return mirrored.error();
-    return ok_status();
+    return ClaimResult::claimed;
+  }
+
+  auto existing = run("SELECT flag FROM commands WHERE cmd_id = $1 AND app_id = $2",
+                      {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id)});
+  if (!existing) return existing.error();
+  if (existing->empty()) return Error(Errc::internal, "the row vanished between insert and read");
+  RowReader r(existing->front(), "commands row");
+  const int64_t flag = r.integer(0, "flag");
+  if (r.error()) return *r.error();
+  return flag == static_cast<int>(CmdFlag::pending) ? ClaimResult::already_claimed : ClaimResult::already_finished;
+}
+
+Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+                               const Outcome& outcome, const std::string& executed_at) {
+  auto updated =
+      run("UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7 "
+          "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0 "
+          "RETURNING command, issued_by, args",
+          {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id), text("commands.claimed_by", manager),
+           integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
+           text("commands.path", to_string(outcome.path)), text("commands.executed_at", executed_at)});
+  if (!updated) return updated.error();
+  if (updated->empty()) {
+    // Say why, so the caller's log line explains the refusal.
+    auto existing = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
+                        {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
+    if (!existing) return existing.error();
+    if (existing->empty()) return Error(Errc::conflict, "no such command row; claim it before finishing it");
+    RowReader r(existing->front(), "commands row");
+    const auto flag = r.optional_code<CmdFlag>(0, "flag", cmd_flag_from_int);
+    const auto holder = r.optional_text(1);
+    if (r.error()) return *r.error();
+    if (flag && *flag != CmdFlag::pending) {
+      return Error(Errc::conflict, "it is already finished as " + std::string(to_string(*flag)));
+    }
+    if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
+    return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
+  }
+  if (!outcome.app_state) return ok_status();
+
+  RowReader r(updated->front(), "commands row");
+  const int64_t command = r.integer(0, "command");
+  if (r.error()) return *r.error();
+  std::vector<SqlParam> params = app_state_params(app_id, *outcome.app_state);
+  params.push_back(integer("apps.cmd", command));
+  params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
+  params.push_back(text("apps.cmd_id", cmd_id));
+  params.push_back(optional_text("apps.cmd_issued_by", updated->front().at(1)));
+  params.push_back(optional_text("apps.cmd_args", updated->front().at(2)));
+  params.push_back(text("apps.cmd_result", outcome.result));
+  // An app removed meanwhile matches no row: the command's outcome stands.
+  auto mirrored = run("UPDATE apps SET " + std::string(kSetAppStateColumns) +
+                          ", cmd = $9, cmd_flag = $10, cmd_id = $11, cmd_issued_by = $12, cmd_args = $13, "
+                          "cmd_result = $14 WHERE app_id = $1",
+                      params);
+  if (!mirrored) return mirrored.error();
+  return ok_status();
+}
+
+Result<std::vector<ClaimResult>> SqlStore::claim_and_finish(std::span<const FinishedCommand> items,
+                                                            std::string_view manager) {
+  const std::string what = "claim and finish " + std::to_string(items.size()) + " command(s)";
+  if (auto st = check_name(manager, "the claiming manager's name"); !st) return st.error().with_context(what);
+  for (const auto& item : items) {
+    if (auto st = check_name(item.record.cmd_id, "the command id"); !st) return st.error().with_context(what);
+    if (auto problem = app_id_problem(item.record.app_id); !problem.empty()) {
+      return Error(Errc::invalid_argument, what + ": " + problem);
+    }
+    if (item.outcome.flag == CmdFlag::pending) {
+      return Error(Errc::invalid_argument, what + ": an outcome is EXECUTED or NOT_EXECUTED, not PENDING");
+    }
+  }
+  const std::string stamp = format_db_time(now());
+  return write_transaction(what, [&]() -> Result<std::vector<ClaimResult>> {
+    std::vector<ClaimResult> results;
+    results.reserve(items.size());
+    for (const auto& item : items) {
+      auto claimed = claim_locked(item.record, manager, stamp);
+      if (!claimed) return claimed.error();
+      if (*claimed == ClaimResult::claimed) {
+        if (auto st = finish_locked(item.record.cmd_id, item.record.app_id, manager, item.outcome, stamp); !st) {
+          return st.error();
+        }
+      }
+      results.push_back(*claimed);
+    }
+    return results;
   });
 }
 

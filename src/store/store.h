@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -114,6 +115,12 @@ struct Outcome {
   std::optional<AppState> app_state;  // unset: the app row's state is unchanged (e.g. unknown app)
 };
 
+// A command and the outcome to record if the caller wins its claim.
+struct FinishedCommand {
+  CommandRecord record;
+  Outcome outcome;
+};
+
 struct AppFilter {
   std::optional<std::string> manager;
 };
@@ -192,6 +199,16 @@ class Store {
   // this command (cmd, cmd_id, cmd_issued_by, cmd_args, cmd_flag, cmd_result).
   virtual Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
                         const Outcome& outcome) = 0;
+  // Claims and finishes a run of commands in ONE transaction: each item is
+  // claimed as claim() would (inserting a row nobody recorded) and, when this
+  // caller wins it, finished with its outcome as finish() would, in order.
+  // Items another caller has, or that are finished, are left as they are.
+  // Only for commands whose whole effect is this database update (ENABLE,
+  // DISABLE): a command with an effect outside the database must commit its
+  // claim before acting (claim, act, finish). One commit for the run is what
+  // lets a manager keep up with the broker. Returns one result per item.
+  virtual Result<std::vector<ClaimResult>> claim_and_finish(std::span<const FinishedCommand> items,
+                                                            std::string_view manager) = 0;
   // Unclaimed PENDING rows for apps owned by `manager`, in issue order
   // (a limit <= 0 means no limit, here and in CommandFilter).
   virtual Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit = 1000) = 0;
