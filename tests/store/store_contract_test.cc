@@ -392,6 +392,56 @@ TEST_P(StoreContract, FinishRecordsOutcomeStateAndMirror) {
   EXPECT_EQ(app->cmd_result, "started pid 777");
 }
 
+TEST_P(StoreContract, ClaimAndFinishRecordsARunInOneGo) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  ASSERT_OK(store_->add_app(make_app("a2", "m1")));
+  ASSERT_OK_AND_ASSIGN(auto recorded, store_->record_command(make_command("c1", "a1", CmdName::disable)));
+  ASSERT_OK_AND_ASSIGN(auto taken, store_->record_command(make_command("c2", "a2", CmdName::disable)));
+  ASSERT_OK(store_->claim(taken[0], "m2"));  // someone else holds c2
+  ASSERT_OK_AND_ASSIGN(auto done, store_->record_command(make_command("c3", "a2", CmdName::enable)));
+  ASSERT_OK(store_->claim(done[0], "m1"));
+  ASSERT_OK(store_->finish("c3", "a2", "m1", executed("enabled")));
+
+  AppState disabled;
+  disabled.disable = true;
+  AppState enabled;
+  std::vector<FinishedCommand> items{
+      {recorded[0], executed("disabled", disabled)},
+      {taken[0], executed("disabled", disabled)},
+      {done[0], executed("enabled", enabled)},
+      {record_for("ext-1", "a1", CmdName::enable), executed("enabled", enabled)},  // nobody recorded it
+  };
+  ASSERT_OK_AND_ASSIGN(auto results, store_->claim_and_finish(items, "m1"));
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0], ClaimResult::claimed);
+  EXPECT_EQ(results[1], ClaimResult::already_claimed);
+  EXPECT_EQ(results[2], ClaimResult::already_finished);
+  EXPECT_EQ(results[3], ClaimResult::claimed);
+
+  ASSERT_OK_AND_ASSIGN(auto c1, store_->get_command("c1"));
+  EXPECT_EQ(c1[0].flag, CmdFlag::executed);
+  EXPECT_EQ(c1[0].claimed_by, "m1");
+  EXPECT_EQ(c1[0].result, "disabled");
+  ASSERT_OK_AND_ASSIGN(auto c2, store_->get_command("c2"));
+  EXPECT_EQ(c2[0].flag, CmdFlag::pending);
+  EXPECT_EQ(c2[0].claimed_by, "m2");
+  ASSERT_OK_AND_ASSIGN(auto ext, store_->get_command("ext-1"));
+  ASSERT_EQ(ext.size(), 1u);
+  EXPECT_EQ(ext[0].flag, CmdFlag::executed);
+  // Applied in order: a1 was disabled by c1, then enabled by ext-1.
+  ASSERT_OK_AND_ASSIGN(auto a1, store_->get_app("a1"));
+  EXPECT_FALSE(a1->disable);
+  EXPECT_EQ(a1->cmd_id, "ext-1");
+  EXPECT_EQ(a1->cmd_flag, CmdFlag::executed);
+
+  // A run with a bad item records nothing.
+  std::vector<FinishedCommand> bad{{record_for("c9", "a1", CmdName::enable), executed("enabled", enabled)},
+                                   {record_for("c10", "../x", CmdName::enable), executed("enabled", enabled)}};
+  EXPECT_ERRC(store_->claim_and_finish(bad, "m1"), Errc::invalid_argument);
+  ASSERT_OK_AND_ASSIGN(auto c9, store_->get_command("c9"));
+  EXPECT_TRUE(c9.empty());
+}
+
 TEST_P(StoreContract, FinishWithoutStateLeavesAppRowAlone) {
   ASSERT_OK(store_->add_app(make_app("a1", "m1")));
   ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("c1", "a1")));
