@@ -412,6 +412,8 @@ int dcctl_main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  // The values are copied out by now: keep secrets out of ps and /proc.
+  scrub_secret_flags(argc, argv);
 
   if (sources.env.empty()) sources.env = current_environment();
   auto config = load_config(sources);

@@ -20,6 +20,12 @@ namespace dc {
 // flags after their own arguments need `fallthrough()` (CLI11).
 void add_config_flags(CLI::App& app, ConfigSources& sources);
 
+// Overwrites in place, after parsing, the values of secret flags in argv
+// (--rabbit-password, --command-secret, and the password inside --db-url;
+// both "--flag VALUE" and "--flag=VALUE") with '*', so they do not show in
+// ps or /proc/<pid>/cmdline. Prefer the environment or a password file.
+void scrub_secret_flags(int argc, char** argv);
+
 // The help text add_config_flags gives `key`: "AMQP port ... (default: 5672)".
 std::string config_flag_help(const ConfigKey& key);
 

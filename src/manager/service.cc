@@ -81,6 +81,8 @@ int manager_main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  // The values are copied out by now: keep secrets out of ps and /proc.
+  scrub_secret_flags(argc, argv);
   if (show_version) {
     std::cout << "dc-manager " << kVersion << '\n';
     return 0;
