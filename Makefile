@@ -10,7 +10,7 @@ SAN_BUILD  ?= build-san
 JOBS       ?= 2
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san run test unit chaos bench fuzz format tidy clean
+.PHONY: all deps bin build build-san run test unit chaos bench fuzz format tidy clean
 
 all: build
 
@@ -26,7 +26,12 @@ build-san: deps
 	    -DDC_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
 	@ninja -C $(SAN_BUILD) -j$(JOBS)
 
-run: build
+# The demo needs only the two programs, not the test suite.
+bin: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DDC_WERROR=ON $(CMAKE_ARGS) >/dev/null
+	@ninja -C $(BUILD) -j$(JOBS) dc-manager dcctl
+
+run: bin
 	@./scripts/demo.sh
 
 test: build build-san
