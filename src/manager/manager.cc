@@ -596,6 +596,12 @@ Outcome Manager::carry_out(const CommandRecord& row, const App& app, DeliveryPat
     state.started_at = now();
     state.exit_code.reset();
     state.stopped_at.reset();
+    // Commit the new process before the outcome: a manager killed between
+    // the two re-adopts it on restart and sees the START done, instead of
+    // starting a second copy (effect once, SPEC §6.2).
+    if (auto st = with_store_retry([&] { return store_->set_app_state(app.app_id, state); }); !st) {
+      spdlog::warn("recording the start of {} (pid {}) failed: {}", app.app_id, started->pid, st.error().message());
+    }
     if (!result.empty()) result += "; ";
     result += "started pid " + std::to_string(started->pid);
   }
