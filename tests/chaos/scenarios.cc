@@ -1,0 +1,924 @@
+#include "chaos/scenarios.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "base/ids.h"
+#include "base/time.h"
+#include "broker/consumer.h"
+#include "broker/topology.h"
+#include "chaos/command_source.h"
+#include "chaos/tcp_proxy.h"
+#include "store/store.h"
+
+namespace dc::chaos {
+
+std::atomic<bool> g_interrupted{false};
+
+std::chrono::milliseconds Context::random_ms(int lo, int hi) {
+  std::uniform_int_distribution<int> dist(lo, hi);
+  return std::chrono::milliseconds(dist(rng));
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+void say(const std::string& line) { std::cerr << "[chaos " << format_iso8601(now()) << "] " << line << std::endl; }
+
+// Sleeps, waking early when the run is interrupted (SIGINT/SIGTERM).
+void nap(milliseconds d) {
+  const auto until = Clock::now() + d;
+  while (Clock::now() < until && !g_interrupted.load()) {
+    std::this_thread::sleep_for(
+        std::min(milliseconds(50), std::chrono::duration_cast<milliseconds>(until - Clock::now())));
+  }
+}
+
+std::string read_file(const std::string& path);
+
+double seconds_between(TimePoint a, TimePoint b) { return std::chrono::duration<double>(b - a).count(); }
+
+// NOT_EXECUTED reasons grouped by their first words ("unknown app", "stop failed").
+std::string short_reason(const std::optional<std::string>& result) {
+  if (!result) return "(no reason)";
+  std::string r = *result;
+  const size_t cut = r.find_first_of(":('");
+  if (cut != std::string::npos && cut > 0) r = r.substr(0, cut);
+  while (!r.empty() && r.back() == ' ') r.pop_back();
+  return r.size() > 40 ? r.substr(0, 40) : r;
+}
+
+// Holds SQLite's write lock on a database file (BEGIN EXCLUSIVE) for as long
+// as it lives: "another writer" for the manager and the command source.
+class SqliteWriterLock {
+ public:
+  static Result<std::unique_ptr<SqliteWriterLock>> hold(const std::string& path) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      const std::string why = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+      sqlite3_close(db);
+      return Error(Errc::unavailable, "opening " + path + " to lock it: " + why);
+    }
+    std::unique_ptr<SqliteWriterLock> lock(new SqliteWriterLock(db));
+    sqlite3_busy_timeout(db, 10000);
+    char* message = nullptr;
+    if (sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, &message) != SQLITE_OK) {
+      const std::string why = message != nullptr ? message : "?";
+      sqlite3_free(message);
+      return Error(Errc::unavailable, "BEGIN EXCLUSIVE on " + path + ": " + why);
+    }
+    return lock;
+  }
+  ~SqliteWriterLock() {
+    sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(db_);
+  }
+  SqliteWriterLock(const SqliteWriterLock&) = delete;
+  SqliteWriterLock& operator=(const SqliteWriterLock&) = delete;
+
+ private:
+  explicit SqliteWriterLock(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// One scenario's private world: its directory, database, exchange, apps,
+// witness file and manager name.
+class Fixture {
+ public:
+  Fixture(Context& context, std::string name, std::string url = "")
+      : ctx(context), scenario(std::move(name)), dir(context.paths.work_dir + "/" + scenario) {
+    ::mkdir(dir.c_str(), 0755);
+    ::mkdir((dir + "/app-logs").c_str(), 0755);
+    db_url = url.empty() ? "sqlite://" + dir + "/dc.sqlite3" : std::move(url);
+    exchange = "chaos-" + ctx.run_id + "-" + scenario;
+    manager = exchange;
+    witness = dir + "/witness.txt";
+    ::unlink(witness.c_str());
+  }
+
+  Status prepare(int volume, int witnessed) {
+    auto store = Store::open(db_url);
+    if (!store) return store.error().with_context("opening " + db_url);
+    monitor = std::move(*store);
+    for (int i = 0; i < volume + witnessed; ++i) {
+      App app;
+      app.app_id = (i < volume ? "v" + std::to_string(i) : "w" + std::to_string(i - volume));
+      app.name = app.app_id;
+      app.manager = manager;
+      app.exec = {ctx.paths.source_dir + "/examples/collector"};
+      if (auto st = monitor->add_app(app); !st) return st.error().with_context("registering " + app.app_id);
+      (i < volume ? volume_apps : witness_apps).push_back(app.app_id);
+    }
+    return ok_status();
+  }
+
+  ManagerSpec spec(int port) const {
+    ManagerSpec s;
+    s.name = manager;
+    s.exchange = exchange;
+    s.rabbit_port = port;
+    s.db_url = db_url;
+    s.witness = witness;
+    s.dir = dir;
+    return s;
+  }
+
+  std::unique_ptr<CommandSource> source() const {
+    auto store = Store::open(db_url);
+    if (!store) return nullptr;
+    SourceSettings settings;
+    settings.rabbit_port = ctx.rabbit_port;
+    settings.exchange = exchange;
+    return std::make_unique<CommandSource>(std::move(*store), settings);
+  }
+
+  // Waits until `pid` holds this fixture's manager lease and left "starting".
+  bool wait_ready(pid_t pid, milliseconds deadline) {
+    const auto until = Clock::now() + deadline;
+    while (Clock::now() < until && !g_interrupted.load()) {
+      if (auto managers = monitor->list_managers()) {
+        for (const auto& m : *managers) {
+          if (m.name == manager && m.pid == pid && (m.mode == "broker" || m.mode == "fallback")) return true;
+        }
+      }
+      nap(milliseconds(100));
+    }
+    return false;
+  }
+
+  Context& ctx;
+  std::string scenario;
+  std::string dir;
+  std::string db_url;
+  std::string exchange;
+  std::string manager;
+  std::string witness;
+  std::unique_ptr<Store> monitor;
+  std::vector<std::string> volume_apps;
+  std::vector<std::string> witness_apps;
+  std::vector<TimePoint> lifts;  // when each fault ended
+  bool broker_recovery = true;   // recovery = first outcome via the broker (else via any path)
+};
+
+// Issues `count` commands at `rate` per second from its own thread and its
+// own store connection: 80 % ENABLE/DISABLE on volume apps, 20 %
+// START/STOP/RESTART on witness apps.
+class Stream {
+ public:
+  Stream(Fixture& f, int count, double rate, uint64_t seed)
+      : fixture_(f), source_(f.source()), count_(count), rate_(rate), seed_(seed) {}
+  ~Stream() { join(); }
+
+  bool start() {
+    if (!source_) return false;
+    thread_ = std::thread([this] { body(); });
+    return true;
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  size_t issued() const { return issued_.load(); }
+  bool done() const { return done_.load(); }
+  // Blocks until `n` commands were issued or the stream ended.
+  void wait_issued(size_t n) const {
+    while (issued_.load() < n && !done_.load() && !g_interrupted.load()) nap(milliseconds(20));
+  }
+  std::vector<std::string> ids() {
+    std::lock_guard lock(mutex_);
+    return ids_;
+  }
+  SourceCounters counters() {
+    std::lock_guard lock(mutex_);
+    return source_->counters();
+  }
+  TimePoint finished_at() const { return finished_at_; }
+
+ private:
+  void body() {
+    std::mt19937_64 rng(seed_);
+    std::uniform_real_distribution<double> unit(0, 1);
+    const auto start = Clock::now();
+    for (int i = 0; i < count_ && !g_interrupted.load(); ++i) {
+      std::string app;
+      CmdName name;
+      if (fixture_.witness_apps.empty() || unit(rng) < 0.8) {
+        app = fixture_.volume_apps[rng() % fixture_.volume_apps.size()];
+        name = unit(rng) < 0.5 ? CmdName::enable : CmdName::disable;
+      } else {
+        app = fixture_.witness_apps[rng() % fixture_.witness_apps.size()];
+        const double r = unit(rng);
+        name = r < 0.5 ? CmdName::start : (r < 0.8 ? CmdName::stop : CmdName::restart);
+      }
+      std::optional<std::string> id;
+      {
+        std::lock_guard lock(mutex_);
+        auto issued = source_->issue(app, fixture_.manager, name);
+        if (issued) ids_.push_back(*issued);
+      }
+      issued_.fetch_add(1);
+      const auto due = start + std::chrono::microseconds(static_cast<int64_t>((i + 1) * 1e6 / rate_));
+      std::this_thread::sleep_until(due);
+    }
+    finished_at_ = now();
+    done_.store(true);
+  }
+
+  Fixture& fixture_;
+  std::unique_ptr<CommandSource> source_;
+  int count_;
+  double rate_;
+  uint64_t seed_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> ids_;
+  std::atomic<size_t> issued_{0};
+  std::atomic<bool> done_{false};
+  TimePoint finished_at_{};
+};
+
+// Waits until no command is PENDING (or the deadline); returns whether it settled.
+bool settle(Fixture& f, milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
+  while (!g_interrupted.load()) {
+    CommandFilter filter;
+    filter.pending_only = true;
+    filter.limit = 0;
+    auto pending = f.monitor->list_commands(filter);
+    if (pending && pending->empty()) return true;
+    if (Clock::now() >= until) return false;
+    nap(milliseconds(250));
+  }
+  return false;
+}
+
+// The outside check of SPEC §6 over the commands table and the witness file.
+void judge(Fixture& f, const std::vector<std::string>& ids, Row& row) {
+  CommandFilter filter;
+  filter.limit = 0;
+  auto rows = f.monitor->list_commands(filter);
+  if (!rows) {
+    row.failures.push_back("cannot read the commands table: " + rows.error().message());
+    return;
+  }
+  std::map<std::string, std::vector<const CommandRecord*>> by_id;
+  std::map<std::string, std::vector<const CommandRecord*>> by_app;
+  for (const auto& r : *rows) {
+    by_id[r.cmd_id].push_back(&r);
+    by_app[r.app_id].push_back(&r);
+  }
+  row.issued += ids.size();
+  for (const auto& id : ids) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      ++row.lost;
+      continue;
+    }
+    for (const CommandRecord* r : it->second) {
+      if (r->flag == CmdFlag::pending) {
+        ++row.lost;
+      } else if (r->flag == CmdFlag::executed) {
+        ++row.executed;
+      } else {
+        ++row.not_executed;
+        ++row.reasons[short_reason(r->result)];
+      }
+      if (r->path == DeliveryPath::poll && r->flag != CmdFlag::pending) ++row.via_poll;
+    }
+  }
+  for (auto& [app, list] : by_app) {
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+    std::optional<TimePoint> last;
+    for (const CommandRecord* r : list) {
+      if (!r->executed_at) continue;
+      if (last && *r->executed_at < *last) ++row.order_violations;
+      last = r->executed_at;
+    }
+  }
+  // Effects: one witness line per start of an app, tagged with the command id.
+  std::map<std::string, int> starts;
+  std::ifstream in(f.witness);
+  for (std::string line; std::getline(in, line);) {
+    const size_t space = line.find(' ');
+    if (space != std::string::npos) ++starts[line.substr(space + 1)];
+  }
+  uint64_t stray = 0;
+  for (const auto& [id, n] : starts) {
+    if (n > 1) ++row.duplicated;
+    auto it = by_id.find(id);
+    if (it == by_id.end() || it->second.front()->flag != CmdFlag::executed) ++stray;
+  }
+  if (stray > 0) {
+    row.notes.push_back(std::to_string(stray) + " app start(s) whose command is not recorded EXECUTED");
+  }
+  // Recovery: from each fault's end to the next outcome (via the broker
+  // when the fault was the broker path's).
+  for (size_t i = 0; i < f.lifts.size(); ++i) {
+    std::optional<TimePoint> first;
+    for (const auto& r : *rows) {
+      if (!r.executed_at || *r.executed_at < f.lifts[i]) continue;
+      if (f.broker_recovery && r.path != DeliveryPath::broker) continue;
+      if (!first || *r.executed_at < *first) first = r.executed_at;
+    }
+    if (first) row.recovery_s = std::max(row.recovery_s, seconds_between(f.lifts[i], *first));
+  }
+  if (row.lost > 0) row.failures.push_back(std::to_string(row.lost) + " command(s) lost (still PENDING or missing)");
+  if (row.duplicated > 0) row.failures.push_back(std::to_string(row.duplicated) + " command(s) took effect twice");
+  if (row.order_violations > 0) {
+    row.failures.push_back(std::to_string(row.order_violations) + " per-app order violation(s)");
+  }
+}
+
+// Stops the manager (SIGTERM, must exit 0 within 30 s) and the apps it left.
+void stop_manager(Fixture& f, ManagerProcess& m, Row& row) {
+  if (m.running()) {
+    if (auto code = m.wait(milliseconds(0))) {
+      row.failures.push_back("dc-manager had exited with code " + std::to_string(*code) + " (log " + m.log_path() +
+                             ")");
+    } else {
+      auto exit_code = m.terminate(seconds(30));
+      if (!exit_code) {
+        row.failures.push_back("dc-manager did not exit within 30 s of SIGTERM (hang; log " + m.log_path() + ")");
+      } else if (*exit_code != 0) {
+        row.failures.push_back("dc-manager exited " + std::to_string(*exit_code) + " on SIGTERM (log " + m.log_path() +
+                               ")");
+      }
+    }
+  }
+  const int orphans = kill_orphan_apps(f.manager);
+  if (orphans > 0) row.notes.push_back(std::to_string(orphans) + " app process(es) left running after shutdown");
+}
+
+// The common shape: manager up, stream on, `faults` in this thread, then
+// settle, stop and judge.
+Row stream_run(Fixture& f, const std::string& label, int manager_port, int count, double rate,
+               const std::function<void(Stream&, ManagerProcess&, Row&)>& faults) {
+  Row row;
+  row.scenario = label;
+  say(label + ": " + std::to_string(count) + " commands at " + std::to_string(static_cast<int>(rate)) + "/s");
+  if (auto st = f.prepare(20, 3); !st) {
+    row.failures.push_back(st.error().message());
+    return row;
+  }
+  ManagerProcess m(f.ctx.paths, f.spec(manager_port));
+  if (auto st = m.spawn(); !st) {
+    row.failures.push_back(st.error().message());
+    return row;
+  }
+  if (!f.wait_ready(m.pid(), seconds(30))) {
+    row.failures.push_back("dc-manager did not take its lease within 30 s (log " + m.log_path() + ")");
+    return row;
+  }
+  Stream stream(f, count, rate, f.ctx.rng());
+  if (!stream.start()) {
+    row.failures.push_back("cannot open the store for the command source");
+    return row;
+  }
+  faults(stream, m, row);
+  stream.join();
+  // After a broker-path fault the manager must come back to broker mode
+  // (reconnect backoff is capped at 10 s); the probes then measure it.
+  if (f.broker_recovery && !f.lifts.empty() && m.running()) {
+    const auto until = Clock::now() + seconds(60);
+    bool back = false;
+    while (!back && Clock::now() < until && !g_interrupted.load()) {
+      if (auto managers = f.monitor->list_managers()) {
+        for (const auto& rec : *managers) back = back || (rec.name == f.manager && rec.mode == "broker");
+      }
+      if (!back) nap(milliseconds(100));
+    }
+    if (back) {
+      row.notes.push_back("back in broker mode " + std::to_string(seconds_between(f.lifts.back(), now())).substr(0, 4) +
+                          " s after the last fault ended");
+    } else {
+      row.failures.push_back("dc-manager not back in broker mode 60 s after the last fault ended");
+    }
+  }
+  // A short probe stream after the last fault, so that recovery is measured
+  // (and the healed path exercised) even when the main stream ended during
+  // an outage.
+  Stream probe(f, 20, 20, f.ctx.rng());
+  if (!probe.start()) row.failures.push_back("cannot open the store for the probe source");
+  probe.join();
+  const TimePoint last_issued = probe.finished_at();
+  const bool settled = settle(f, milliseconds(f.ctx.pick(90000, 240000)));
+  row.settle_s = seconds_between(last_issued, now());
+  if (!settled) row.notes.push_back("did not settle before the deadline");
+  stop_manager(f, m, row);
+  auto counters = stream.counters();
+  const auto probe_counters = probe.counters();
+  counters.published += probe_counters.published;
+  counters.publish_failed += probe_counters.publish_failed;
+  counters.record_refused += probe_counters.record_refused;
+  row.notes.push_back(
+      "source: " + std::to_string(counters.published) + " published, " + std::to_string(counters.publish_failed) +
+      " publish failed (left to the DB path)" +
+      (counters.record_refused ? ", " + std::to_string(counters.record_refused) + " refused by the DB" : ""));
+  if (m.spawn_count() > 1) row.notes.push_back("manager started " + std::to_string(m.spawn_count()) + " times");
+  std::vector<std::string> ids = stream.ids();
+  for (auto& id : probe.ids()) ids.push_back(std::move(id));
+  judge(f, ids, row);
+  say(label + ": " + (row.passed() ? "PASS" : "FAIL"));
+  return row;
+}
+
+}  // namespace
+
+// --- 1. broker kill -9 ----------------------------------------------------
+
+std::vector<Row> run_broker_kill(Context& ctx) {
+  Fixture f(ctx, "broker-kill");
+  const int count = ctx.pick(500, 5000);
+  const int kills = ctx.pick(1, 2);
+  Row row = stream_run(f, "broker kill -9 + restart", ctx.rabbit_port, count, ctx.pick(50, 100),
+                       [&](Stream& stream, ManagerProcess&, Row& r) {
+                         for (int k = 0; k < kills && !g_interrupted.load(); ++k) {
+                           std::uniform_real_distribution<double> at(0.2, 0.7);
+                           stream.wait_issued(static_cast<size_t>(count * (k + at(ctx.rng)) / kills));
+                           say("  kill -9 broker at command " + std::to_string(stream.issued()));
+                           if (auto st = ctx.rabbit->kill9(); !st) r.failures.push_back(st.error().message());
+                           ++r.faults;
+                           nap(ctx.random_ms(500, 3000));
+                           if (auto st = ctx.rabbit->start(); !st) {
+                             r.failures.push_back("broker restart: " + st.error().message());
+                             return;
+                           }
+                           f.lifts.push_back(now());
+                         }
+                       });
+  return {row};
+}
+
+// --- 2. manager kill -9 ---------------------------------------------------
+
+std::vector<Row> run_manager_kill(Context& ctx) {
+  Fixture f(ctx, "manager-kill");
+  f.broker_recovery = false;
+  const int kills = ctx.pick(3, 20);
+  Row row =
+      stream_run(f, "manager kill -9 + restart", ctx.rabbit_port, ctx.pick(300, 2000), 60,
+                 [&](Stream&, ManagerProcess& m, Row& r) {
+                   for (int k = 0; k < kills && !g_interrupted.load(); ++k) {
+                     nap(ctx.random_ms(300, 2500));
+                     if (auto code = m.wait(milliseconds(0))) {
+                       r.failures.push_back("dc-manager exited by itself with code " + std::to_string(*code) +
+                                            " before kill " + std::to_string(k + 1) + " (log " + m.log_path() + ")");
+                     } else {
+                       m.kill9();
+                       ++r.faults;
+                     }
+                     if (auto st = m.spawn(); !st) {
+                       r.failures.push_back(st.error().message());
+                       return;
+                     }
+                     f.lifts.push_back(now());
+                   }
+                   if (!f.wait_ready(m.pid(), seconds(30))) {
+                     r.failures.push_back("the last restarted dc-manager did not take over its lease in 30 s");
+                   }
+                 });
+  return {row};
+}
+
+// --- 3. network cut through a proxy ---------------------------------------
+
+std::vector<Row> run_network(Context& ctx) {
+  std::vector<Row> rows;
+  for (const std::string mode : {"close", "blackhole", "slow"}) {
+    if (g_interrupted.load()) break;
+    Fixture f(ctx, "net-" + mode);
+    auto proxy = TcpProxy::start(ctx.rabbit_port);
+    if (!proxy) {
+      Row r;
+      r.scenario = "network " + mode;
+      r.failures.push_back(proxy.error().message());
+      rows.push_back(r);
+      continue;
+    }
+    const int faults = ctx.pick(1, 3);
+    const std::string label = mode == "close"       ? "network: clean close, link refused"
+                              : mode == "blackhole" ? "network: silent blackhole"
+                                                    : "network: slow link";
+    rows.push_back(
+        stream_run(f, label, (*proxy)->port(), ctx.pick(200, 1000), 40, [&](Stream&, ManagerProcess&, Row& r) {
+          for (int k = 0; k < faults && !g_interrupted.load(); ++k) {
+            nap(ctx.random_ms(1000, 3000));
+            if (mode == "close") {
+              (*proxy)->set_accepting(false);
+              const int cut = (*proxy)->cut_all();
+              say("  cut " + std::to_string(cut) + " connection(s)");
+              nap(ctx.random_ms(500, 3000));
+              (*proxy)->set_accepting(true);
+            } else if (mode == "blackhole") {
+              say("  blackhole on");
+              (*proxy)->set_mode(LinkMode::blackhole);
+              nap(ctx.random_ms(5000, 9000));
+              (*proxy)->set_mode(LinkMode::forward);
+            } else {
+              const auto delay = ctx.random_ms(100, 400);
+              say("  slow link: " + std::to_string(delay.count()) + " ms per chunk");
+              (*proxy)->set_mode(LinkMode::slow, delay);
+              nap(ctx.random_ms(4000, 8000));
+              (*proxy)->set_mode(LinkMode::forward);
+            }
+            ++r.faults;
+            f.lifts.push_back(now());
+          }
+        }));
+  }
+  return rows;
+}
+
+// --- 4. broker SIGSTOP / SIGCONT ------------------------------------------
+
+std::vector<Row> run_broker_freeze(Context& ctx) {
+  Fixture f(ctx, "broker-freeze");
+  const int faults = ctx.pick(1, 2);
+  Row row = stream_run(f, "broker SIGSTOP + SIGCONT", ctx.rabbit_port, ctx.pick(200, 1000), 40,
+                       [&](Stream&, ManagerProcess&, Row& r) {
+                         for (int k = 0; k < faults && !g_interrupted.load(); ++k) {
+                           nap(ctx.random_ms(1000, 2500));
+                           const auto frozen = ctx.random_ms(5000, 10000);
+                           say("  broker frozen for " + std::to_string(frozen.count()) + " ms");
+                           if (auto st = ctx.rabbit->freeze(); !st) {
+                             r.failures.push_back(st.error().message());
+                             return;
+                           }
+                           nap(frozen);
+                           if (auto st = ctx.rabbit->thaw(); !st) r.failures.push_back(st.error().message());
+                           ++r.faults;
+                           f.lifts.push_back(now());
+                         }
+                       });
+  return {row};
+}
+
+// --- 5. database unavailable ----------------------------------------------
+
+std::vector<Row> run_database(Context& ctx) {
+  std::vector<Row> rows;
+  {
+    Postgres pg(ctx.paths, ctx.pg_port);
+    Result<std::string> url = Error(Errc::unavailable, "not started");
+    if (auto st = pg.start(); !st) {
+      url = st.error();
+    } else {
+      url = pg.create_database("chaos_" + ctx.run_id);
+    }
+    if (!url) {
+      Row r;
+      r.scenario = "PostgreSQL restarted mid-stream";
+      r.failures.push_back(url.error().message());
+      rows.push_back(r);
+    } else {
+      Fixture f(ctx, "pg-restart", *url);
+      f.broker_recovery = false;
+      const int faults = ctx.pick(1, 2);
+      rows.push_back(stream_run(f, "PostgreSQL restarted mid-stream", ctx.rabbit_port, ctx.pick(200, 1000), 40,
+                                [&](Stream&, ManagerProcess&, Row& r) {
+                                  for (int k = 0; k < faults && !g_interrupted.load(); ++k) {
+                                    nap(ctx.random_ms(1000, 3000));
+                                    say("  PostgreSQL stop");
+                                    if (auto st = pg.stop(); !st) r.failures.push_back(st.error().message());
+                                    nap(ctx.random_ms(1000, 4000));
+                                    if (auto st = pg.start(); !st) {
+                                      r.failures.push_back("PostgreSQL restart: " + st.error().message());
+                                      return;
+                                    }
+                                    ++r.faults;
+                                    f.lifts.push_back(now());
+                                  }
+                                }));
+    }
+  }
+  if (g_interrupted.load()) return rows;
+  Fixture f(ctx, "sqlite-lock");
+  f.broker_recovery = false;
+  const int faults = ctx.pick(2, 4);
+  const std::string path = f.dir + "/dc.sqlite3";
+  rows.push_back(stream_run(f, "SQLite locked by another writer", ctx.rabbit_port, ctx.pick(200, 1000), 40,
+                            [&](Stream&, ManagerProcess&, Row& r) {
+                              for (int k = 0; k < faults && !g_interrupted.load(); ++k) {
+                                nap(ctx.random_ms(500, 2000));
+                                auto lock = SqliteWriterLock::hold(path);
+                                if (!lock) {
+                                  r.failures.push_back(lock.error().message());
+                                  return;
+                                }
+                                const auto held = ctx.random_ms(2000, 7000);
+                                say("  SQLite write lock held for " + std::to_string(held.count()) + " ms");
+                                nap(held);
+                                lock->reset();
+                                ++r.faults;
+                                f.lifts.push_back(now());
+                              }
+                            }));
+  return rows;
+}
+
+// --- 6. queue and exchange deleted ----------------------------------------
+
+std::vector<Row> run_topology_delete(Context& ctx) {
+  Fixture f(ctx, "topology-delete");
+  const int rounds = ctx.pick(1, 2);
+  Row row = stream_run(f, "queue and exchange deleted", ctx.rabbit_port, ctx.pick(200, 1000), 40,
+                       [&](Stream&, ManagerProcess&, Row& r) {
+                         broker::ConnectionSettings cs;
+                         cs.endpoints = {{"127.0.0.1", ctx.rabbit_port}};
+                         cs.connection_name = "dc-chaos admin";
+                         auto admin = broker::Connection::open(cs);
+                         if (!admin) {
+                           r.failures.push_back("admin connection: " + admin.error().message());
+                           return;
+                         }
+                         for (int k = 0; k < rounds && !g_interrupted.load(); ++k) {
+                           nap(ctx.random_ms(1000, 2500));
+                           auto depth = broker::queue_message_count(*admin, f.manager);
+                           say("  deleting queue " + f.manager + " (" +
+                               (depth ? std::to_string(*depth) : std::string("?")) + " ready messages)");
+                           if (auto st = broker::delete_queue(*admin, f.manager); !st) {
+                             r.failures.push_back("delete queue: " + st.error().message());
+                           }
+                           ++r.faults;
+                           f.lifts.push_back(now());
+                           nap(ctx.random_ms(1000, 2500));
+                           say("  deleting exchange " + f.exchange);
+                           if (auto st = broker::delete_exchange(*admin, f.exchange); !st) {
+                             r.failures.push_back("delete exchange: " + st.error().message());
+                           }
+                           ++r.faults;
+                           f.lifts.push_back(now());
+                         }
+                       });
+  return {row};
+}
+
+// --- 7. two managers with the same name -----------------------------------
+
+std::vector<Row> run_duplicate_name(Context& ctx) {
+  Fixture f(ctx, "same-name");
+  Row row;
+  row.scenario = "second manager, same name";
+  say(row.scenario);
+  if (auto st = f.prepare(2, 1); !st) {
+    row.failures.push_back(st.error().message());
+    return {row};
+  }
+  ManagerProcess first(ctx.paths, f.spec(ctx.rabbit_port));
+  if (auto st = first.spawn(); !st) {
+    row.failures.push_back(st.error().message());
+    return {row};
+  }
+  if (!f.wait_ready(first.pid(), seconds(30))) {
+    row.failures.push_back("first dc-manager did not take its lease within 30 s (log " + first.log_path() + ")");
+    return {row};
+  }
+  auto source = f.source();
+  std::vector<std::string> ids;
+  std::string codes;
+  const int rounds = ctx.pick(1, 3);
+  for (int k = 0; k < rounds && !g_interrupted.load(); ++k) {
+    ManagerSpec spec = f.spec(ctx.rabbit_port);
+    spec.log_name = f.manager + "-second-" + std::to_string(k + 1);
+    ManagerProcess second(ctx.paths, spec);
+    const auto t0 = Clock::now();
+    if (auto st = second.spawn(); !st) {
+      row.failures.push_back(st.error().message());
+      break;
+    }
+    ++row.faults;
+    auto code = second.wait(seconds(30));
+    const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+    row.recovery_s = std::max(row.recovery_s, took);
+    codes += (codes.empty() ? "" : ",") + (code ? std::to_string(*code) : std::string("still running"));
+    if (!code) {
+      row.failures.push_back("the second manager with the same name was still running after 30 s");
+    } else if (*code != 1) {
+      row.failures.push_back("the second manager exited " + std::to_string(*code) + ", expected 1");
+    }
+    const std::string log = read_file(second.log_path());
+    if (log.find("already running") == std::string::npos && log.find("another dc-manager") == std::string::npos) {
+      row.notes.push_back("refusal message not found in " + second.log_path());
+    }
+    if (first.wait(milliseconds(0))) row.failures.push_back("the first manager died when the second started");
+    // The first still holds the lease and still works.
+    if (auto managers = f.monitor->list_managers()) {
+      for (const auto& m : *managers) {
+        if (m.name == f.manager && m.pid != first.pid()) {
+          row.failures.push_back("the lease moved to pid " + std::to_string(m.pid));
+        }
+      }
+    }
+    for (const auto& [app, name] :
+         {std::pair{f.volume_apps[0], CmdName::disable}, {f.witness_apps[0], CmdName::start}}) {
+      if (auto id = source ? source->issue(app, f.manager, name) : Result<std::string>(Error(Errc::io, "no source"))) {
+        ids.push_back(*id);
+      }
+    }
+  }
+  if (!settle(f, seconds(60))) row.notes.push_back("did not settle before the deadline");
+  stop_manager(f, first, row);
+  row.notes.push_back("second manager exit codes: " + codes);
+  judge(f, ids, row);
+  say(row.scenario + ": " + (row.passed() ? "PASS" : "FAIL"));
+  return {row};
+}
+
+// --- hostile input --------------------------------------------------------
+
+namespace {
+
+struct Hostile {
+  std::string kind;
+  std::string body;
+};
+
+std::vector<Hostile> hostile_messages(std::mt19937_64& rng) {
+  std::vector<Hostile> list;
+  list.push_back({"not JSON", "this is {not json"});
+  std::string binary(4096, '\0');
+  for (char& c : binary) c = static_cast<char>(rng() & 0xff);
+  list.push_back({"binary (4 KiB random bytes)", binary});
+  const std::string head = R"({"app_id":"v0","command":4,"pad":")";
+  list.push_back({"10 MB body", head + std::string(10 * 1024 * 1024 - head.size() - 2, 'x') + "\"}"});
+  list.push_back({"deep nesting (20,000 levels)", R"({"app_id":"v0","command":4,"args":{"a":)" +
+                                                      std::string(20000, '[') + std::string(20000, ']') + "}}"});
+  list.push_back({"wrong types (app_id number, command string)", R"({"app_id":42,"command":"4"})"});
+  list.push_back({"wrong types (command array, args string)", R"({"app_id":"v0","command":[4],"args":"x"})"});
+  list.push_back({"unknown command 99", R"({"app_id":"v0","command":99})"});
+  list.push_back({"app_id with ../", R"({"app_id":"../../etc/passwd","command":1})"});
+  list.push_back({"invalid UTF-8", "{\"app_id\":\"v0\",\"command\":4,\"issued_by\":\"\xff\xfe\xc3\x28\"}"});
+  std::string million = R"({"app_id":"v0","command":4,"args":[)";
+  million.reserve(million.size() + 2'000'010);
+  for (int i = 0; i < 1'000'000; ++i) million += (i == 0 ? "0" : ",0");
+  list.push_back({"args array of 1,000,000 elements", million + "]}"});
+  list.push_back({"empty body", ""});
+  list.push_back({"JSON array, not an object", "[1,2,3]"});
+  return list;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::vector<Row> run_hostile(Context& ctx, HostileReport& report) {
+  Fixture f(ctx, "hostile");
+  Row row;
+  row.scenario = "hostile input (valid commands interleaved)";
+  say(row.scenario);
+  if (auto st = f.prepare(5, 2); !st) {
+    row.failures.push_back(st.error().message());
+    return {row};
+  }
+  ManagerProcess m(ctx.paths, f.spec(ctx.rabbit_port));
+  if (auto st = m.spawn(); !st) {
+    row.failures.push_back(st.error().message());
+    return {row};
+  }
+  if (!f.wait_ready(m.pid(), seconds(30))) {
+    row.failures.push_back("dc-manager did not take its lease within 30 s (log " + m.log_path() + ")");
+    return {row};
+  }
+  auto source = f.source();
+  if (!source) {
+    row.failures.push_back("cannot open the store for the command source");
+    return {row};
+  }
+  const Memory before = memory_of(m.pid());
+  report.rss_before_kib = before.rss_kib;
+
+  // Shell metacharacters in args must reach the app verbatim, never through a shell.
+  const std::string canary = f.dir + "/pwned";
+  const std::string meta_value = "$(touch " + canary + "-1) `touch " + canary + "-2`; touch " + canary + "-3 | cat > " +
+                                 canary + "-4 && echo * ~ $HOME";
+  const std::string meta_args = R"({"note":")" + meta_value + "\"}";
+
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> kind_of;  // message_id -> kind
+  std::map<std::string, size_t> bytes_of;
+  int valid = 0;
+  auto issue_valid = [&](const std::string& app, CmdName name, const std::string& args = "{}") {
+    auto id = source->issue(app, f.manager, name, args);
+    if (id) {
+      ids.push_back(*id);
+      ++valid;
+    } else {
+      row.failures.push_back("issuing a valid command failed: " + id.error().message());
+    }
+    return id;
+  };
+  const auto messages = hostile_messages(ctx.rng);
+  std::string meta_id;
+  for (size_t i = 0; i < messages.size() && !g_interrupted.load(); ++i) {
+    (void)issue_valid(f.volume_apps[i % f.volume_apps.size()], i % 2 ? CmdName::enable : CmdName::disable);
+    const std::string message_id = "hostile-" + std::to_string(i) + "-" + random_uuid();
+    kind_of[message_id] = messages[i].kind;
+    bytes_of[message_id] = messages[i].body.size();
+    auto published = source->publish_raw(f.manager, messages[i].body, message_id);
+    if (!published.confirmed()) {
+      row.notes.push_back("publish of '" + messages[i].kind + "' not confirmed: " + published.detail);
+    }
+    if (i == messages.size() / 2) {
+      if (auto id = issue_valid(f.witness_apps[0], CmdName::start, meta_args)) meta_id = *id;
+    } else {
+      (void)issue_valid(f.witness_apps[1], i % 2 ? CmdName::start : CmdName::stop);
+    }
+  }
+  report.poison_sent = messages.size();
+  const bool settled = settle(f, seconds(60));
+  if (!settled) row.notes.push_back("did not settle before the deadline");
+  // Let the manager reject the last poison messages, which carry no DB row.
+  nap(milliseconds(1500));
+  const Memory after = memory_of(m.pid());
+  report.rss_after_kib = after.rss_kib;
+  report.peak_kib = after.peak_kib;
+  const bool alive = !m.wait(milliseconds(0)).has_value();
+  if (!alive) row.failures.push_back("dc-manager died on hostile input (log " + m.log_path() + ")");
+
+  // What reached the dead-letter queue.
+  std::set<std::string> dead_ids;
+  broker::ConnectionSettings cs;
+  cs.endpoints = {{"127.0.0.1", ctx.rabbit_port}};
+  cs.connection_name = "dc-chaos dead-letter reader";
+  if (auto conn = broker::Connection::open(cs)) {
+    const std::string dead_queue = f.exchange + ".dead";
+    if (auto depth = broker::queue_message_count(*conn, dead_queue)) report.dead_lettered = *depth;
+    broker::ConsumerOptions co;
+    co.queue = dead_queue;
+    co.prefetch = 20;
+    if (auto consumer = broker::Consumer::start(std::move(*conn), co)) {
+      for (;;) {
+        auto d = consumer->next(milliseconds(1000));
+        if (!d || !*d) break;
+        if ((*d)->message_id) dead_ids.insert(*(*d)->message_id);
+        (void)consumer->ack((*d)->delivery_tag);
+      }
+    } else {
+      row.failures.push_back("reading " + dead_queue + ": " + consumer.error().message());
+    }
+  } else {
+    row.failures.push_back("dead-letter reader: " + conn.error().message());
+  }
+  for (const auto& [id, kind] : kind_of) {
+    HostileLine line;
+    line.kind = kind;
+    line.bytes = bytes_of[id];
+    line.expected = "dead-lettered";
+    line.ok = dead_ids.count(id) > 0;
+    line.observed = line.ok ? "dead-lettered" : "not in the dead-letter queue";
+    if (!line.ok) row.failures.push_back("'" + kind + "' was not dead-lettered");
+    report.lines.push_back(line);
+  }
+  // The shell-metacharacter command: executed, args verbatim, no shell ran.
+  {
+    HostileLine line;
+    line.kind = "shell metacharacters in args (valid START)";
+    line.bytes = meta_args.size();
+    line.expected = "executed, args verbatim";
+    bool executed = false;
+    if (auto rows = f.monitor->get_command(meta_id); rows && !rows->empty()) {
+      executed = rows->front().flag == CmdFlag::executed;
+    }
+    const std::string log = read_file(f.dir + "/app-logs/" + f.witness_apps[0] + ".log");
+    const bool verbatim = log.find(meta_value) != std::string::npos;
+    bool shell_ran = false;
+    for (int k = 1; k <= 4; ++k)
+      shell_ran = shell_ran || ::access((canary + "-" + std::to_string(k)).c_str(), F_OK) == 0;
+    line.ok = executed && verbatim && !shell_ran;
+    line.observed = std::string(executed ? "executed" : "NOT executed") +
+                    (verbatim ? ", args verbatim" : ", args altered") + (shell_ran ? ", A SHELL RAN IT" : ", no shell");
+    if (!line.ok) row.failures.push_back("shell metacharacters: " + line.observed);
+    report.lines.push_back(line);
+  }
+  if (report.rss_after_kib > 0 && report.rss_before_kib > 0 &&
+      report.rss_after_kib - report.rss_before_kib > 64 * 1024) {
+    row.failures.push_back("manager RSS grew by more than 64 MiB");
+  }
+  stop_manager(f, m, row);
+  judge(f, ids, row);
+  row.faults = static_cast<int>(messages.size());
+  row.notes.push_back(std::to_string(valid) + " valid commands interleaved with " + std::to_string(messages.size()) +
+                      " hostile messages; dead-letter queue held " + std::to_string(report.dead_lettered));
+  say(row.scenario + ": " + (row.passed() ? "PASS" : "FAIL"));
+  return {row};
+}
+
+}  // namespace dc::chaos
