@@ -12,6 +12,7 @@
 
 #include "broker/topology.h"
 #include "manager/settings.h"
+#include "process/discover.h"
 #include "process/exit_status.h"
 #include "process/spawn.h"
 #include "process/stop.h"
@@ -164,6 +165,27 @@ Status Manager::recover() {
       s.stopped_at = now();
       if (auto st = store_->set_app_state(app.app_id, s); !st) return st;
     }
+  }
+
+  // Apps started just before a crash, before their pid was recorded: adopt
+  // them rather than start them again.
+  for (const DiscoveredApp& orphan : find_app_processes(name())) {
+    if (tracked_.contains(orphan.app_id)) continue;
+    auto app = store_->get_app(orphan.app_id);
+    if (!app) return app.error();
+    if (!*app || (*app)->manager != name()) continue;
+    spdlog::warn("adopting app {} (pid {}), started by command {} but never recorded", orphan.app_id,
+                 orphan.process.pid, orphan.command_id);
+    tracked_[orphan.app_id] = Tracked{orphan.process, false};
+    app_by_pid_[orphan.process.pid] = orphan.app_id;
+    AppState s = state_of(**app);
+    s.status = AppStatus::running;
+    s.pid = orphan.process.pid;
+    s.proc_start = orphan.process.start_time;
+    s.started_at = now();
+    s.exit_code.reset();
+    s.stopped_at.reset();
+    if (auto st = store_->set_app_state(orphan.app_id, s); !st) return st;
   }
 
   auto unfinished = store_->claimed_unfinished(name());
