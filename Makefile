@@ -42,7 +42,7 @@ unit: build
 	@ctest --test-dir $(BUILD) -L unit --output-on-failure -j$(JOBS)
 
 fuzz: build-san
-	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} ./scripts/fuzz.sh
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_PARALLEL=1 FUZZ_KEEP_CORPUS=1 FUZZ_REPORT=1 ./scripts/fuzz.sh
 
 chaos: build
 	@./scripts/chaos.sh
