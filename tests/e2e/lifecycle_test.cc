@@ -57,7 +57,9 @@ TEST_P(E2eLifecycleTest, SigtermStopsAppsMarksTheManagerStoppedAndExitsZero) {
   ASSERT_TRUE(process_alive(gentle_pid) && process_alive(stubborn_pid));
 
   EXPECT_EQ(w().stop_manager(*m), std::optional<int>(0)) << "dc-manager did not exit 0 on SIGTERM";
-  for (const auto& [id, pid] : {std::pair{gentle, gentle_pid}, std::pair{stubborn, stubborn_pid}}) {
+  for (const auto& entry : {std::pair{gentle, gentle_pid}, std::pair{stubborn, stubborn_pid}}) {
+    const auto& id = entry.first;
+    const int64_t pid = entry.second;  // not a structured binding: clang 14 cannot capture those
     SCOPED_TRACE(id);
     EXPECT_FALSE(process_alive(pid)) << "the app outlived its manager's shutdown";
     EXPECT_TRUE(wait_until([&] { return !process_group_alive(pid); }, 5s));
