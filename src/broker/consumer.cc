@@ -114,6 +114,16 @@ Status Consumer::ack(uint64_t delivery_tag) {
   return ok_status();
 }
 
+Status Consumer::ack_up_to(uint64_t delivery_tag) {
+  if (Status st = check_live("acknowledging deliveries"); !st.ok()) return st;
+  ConnectionCore& core = conn_.core();
+  if (const int status = amqp_basic_ack(core.state(), ConnectionCore::kChannel, delivery_tag, /*multiple=*/1);
+      status != AMQP_STATUS_OK) {
+    return core.library_error(status, "acknowledging deliveries up to " + std::to_string(delivery_tag));
+  }
+  return ok_status();
+}
+
 Status Consumer::reject(uint64_t delivery_tag, bool requeue) {
   if (Status st = check_live("rejecting a delivery"); !st.ok()) return st;
   ConnectionCore& core = conn_.core();

@@ -77,6 +77,9 @@ class Consumer {
 
   // Acknowledges one delivery: the broker forgets the message.
   Status ack(uint64_t delivery_tag);
+  // Acknowledges `delivery_tag` and every earlier unsettled delivery of this
+  // consumer in one frame (basic.ack multiple=true).
+  Status ack_up_to(uint64_t delivery_tag);
   // Rejects one delivery. requeue=false dead-letters it (poison);
   // requeue=true puts it back at the head of the queue.
   Status reject(uint64_t delivery_tag, bool requeue = false);

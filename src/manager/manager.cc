@@ -357,16 +357,24 @@ Result<std::optional<std::vector<FinishedCommand>>> Manager::db_only_items(
     }
     targets.push_back(command.app_id);
   }
-  auto rows = store_->get_command(command.id);
-  if (!rows) return rows.error();
+  // This command's rows for these apps, looked up once.
+  std::map<std::string, CommandRecord, std::less<>> rows;
+  if (command.is_broadcast()) {
+    auto all = store_->get_command(command.id);
+    if (!all) return all.error();
+    for (auto& row : *all) rows.emplace(row.app_id, std::move(row));
+  } else {
+    auto one = store_->get_command_row(command.id, command.app_id);
+    if (!one) return one.error();
+    if (*one) rows.emplace(command.app_id, std::move(**one));
+  }
   std::vector<FinishedCommand> items;
   for (const auto& app_id : targets) {
     int64_t seq = std::numeric_limits<int64_t>::max();
     bool settled = false;
-    for (const auto& row : *rows) {
-      if (row.app_id != app_id) continue;
-      settled = row.flag != CmdFlag::pending || row.claimed_by.has_value();
-      seq = row.seq;
+    if (auto it = rows.find(app_id); it != rows.end()) {
+      settled = it->second.flag != CmdFlag::pending || it->second.claimed_by.has_value();
+      seq = it->second.seq;
     }
     if (settled) {
       metrics_.duplicates().inc();
@@ -428,9 +436,10 @@ void Manager::handle_deliveries(std::vector<broker::Delivery>& deliveries) {
         spdlog::info("{} {} {}: EXECUTED via broker ({})", to_string(row.command), row.app_id, row.cmd_id,
                      items[i].outcome.result);
       }
-      for (broker::Delivery* d : batched) {
-        if (!consumer_) break;
-        if (auto ack = consumer_->ack(d->delivery_tag); !ack) broker_lost(ack.error());
+      // Every earlier delivery is settled by now (acked, or rejected as
+      // poison), so one multiple-ack covers the whole run.
+      if (consumer_) {
+        if (auto ack = consumer_->ack_up_to(batched.back()->delivery_tag); !ack) broker_lost(ack.error());
       }
     }
     items.clear();
@@ -469,6 +478,10 @@ Status Manager::process_command(const Command& command, DeliveryPath path) {
     auto apps = store_->list_apps(AppFilter{name()});
     if (!apps) return apps.error();
     for (const auto& app : *apps) {
+      // A broadcast to many apps is long work: keep the broker connection
+      // alive, and let a shutdown interrupt it (the unacked message returns).
+      keepalive();
+      if (g_stop_requested.load()) return Error(Errc::unavailable, "shutting down during a broadcast");
       if (auto st = run_for_app(command, app, path); !st) return st;
     }
     return ok_status();
@@ -504,15 +517,14 @@ Status Manager::record_unknown_app(const Command& command, DeliveryPath path) {
 Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath path) {
   // Where this command stands in the app's issue order, if a source recorded it.
   int64_t seq = std::numeric_limits<int64_t>::max();
-  auto rows = store_->get_command(command.id);
-  if (!rows) return rows.error();
-  for (const auto& row : *rows) {
-    if (row.app_id != app.app_id) continue;
-    if (row.flag != CmdFlag::pending || row.claimed_by) {
+  auto recorded = store_->get_command_row(command.id, app.app_id);
+  if (!recorded) return recorded.error();
+  if (*recorded) {
+    if ((*recorded)->flag != CmdFlag::pending || (*recorded)->claimed_by) {
       metrics_.duplicates().inc();  // finished or in hand elsewhere: a redelivery
       return ok_status();
     }
-    seq = row.seq;
+    seq = (*recorded)->seq;
   }
   // Per-app order (SPEC §6.3): older pending commands of this app first.
   auto older = store_->pending_before(app.app_id, seq);
@@ -731,9 +743,10 @@ void Manager::poll_database(bool broker_mode) {
 }
 
 void Manager::run_schedule() {
-  auto apps = store_->list_apps(AppFilter{name()});
+  AppFilter filter{name()};
+  filter.scheduled_only = true;
+  auto apps = store_->list_apps(filter);
   if (!apps) return;
-  update_app_gauges(*apps);
   const TimePoint t = now();
   for (const auto& app : *apps) {
     if (!app.schedule) continue;
@@ -849,6 +862,9 @@ int Manager::run() {
     }
     if (t >= next_lease_) {
       heartbeat_lease();
+      // The apps-by-status gauges list every app: refreshed at the lease's
+      // pace, not every schedule tick, so 10,000 apps cost nothing per second.
+      if (auto apps = store_->list_apps(AppFilter{name()}); apps) update_app_gauges(*apps);
       next_lease_ = Steady::now() + options_.lease_heartbeat;
     }
   }

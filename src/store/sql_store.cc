@@ -245,6 +245,7 @@ class SqlStore final : public Store {
   Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) override;
   Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) override;
   Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) override;
+  Result<std::optional<CommandRecord>> get_command_row(std::string_view cmd_id, std::string_view app_id) override;
 
   Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) override;
   Status heartbeat(std::string_view name, int64_t pid, std::string_view mode) override;
@@ -403,10 +404,12 @@ Result<std::optional<App>> SqlStore::get_app(std::string_view app_id) {
 
 Result<std::vector<App>> SqlStore::list_apps(const AppFilter& filter) {
   const std::string what = "list apps";
-  auto rows = filter.manager
-                  ? run("SELECT " + std::string(kAppColumns) + " FROM apps WHERE manager = $1 ORDER BY app_id",
-                        {text("apps.manager", *filter.manager)})
-                  : run("SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY app_id");
+  const std::string scheduled = filter.scheduled_only ? " schedule IS NOT NULL" : "";
+  auto rows = filter.manager ? run("SELECT " + std::string(kAppColumns) + " FROM apps WHERE manager = $1" +
+                                       (scheduled.empty() ? "" : " AND" + scheduled) + " ORDER BY app_id",
+                                   {text("apps.manager", *filter.manager)})
+                             : run("SELECT " + std::string(kAppColumns) + " FROM apps" +
+                                   (scheduled.empty() ? "" : " WHERE" + scheduled) + " ORDER BY app_id");
   if (!rows) return rows.error().with_context(what);
   auto apps = decode_all<App>(*rows, decode_app);
   if (!apps) return apps.error().with_context(what);
@@ -750,6 +753,16 @@ Result<std::vector<CommandRecord>> SqlStore::get_command(std::string_view cmd_id
   return select_commands("get command " + quoted(cmd_id),
                          "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE cmd_id = $1 ORDER BY seq",
                          {text("commands.cmd_id", cmd_id)});
+}
+
+Result<std::optional<CommandRecord>> SqlStore::get_command_row(std::string_view cmd_id, std::string_view app_id) {
+  auto rows =
+      select_commands("get command " + quoted(cmd_id) + " for app " + quoted(app_id),
+                      "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE cmd_id = $1 AND app_id = $2",
+                      {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<CommandRecord>();
+  return std::optional<CommandRecord>(std::move(rows->front()));
 }
 
 // ---------------------------------------------------------------- managers

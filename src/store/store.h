@@ -123,6 +123,7 @@ struct FinishedCommand {
 
 struct AppFilter {
   std::optional<std::string> manager;
+  bool scheduled_only = false;  // only apps with a schedule
 };
 
 struct CommandFilter {
@@ -217,6 +218,8 @@ class Store {
   // Rows claimed by `manager` but never finished (crash recovery).
   virtual Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) = 0;
   virtual Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) = 0;
+  // The row of one (command id, app), or nullopt when there is none.
+  virtual Result<std::optional<CommandRecord>> get_command_row(std::string_view cmd_id, std::string_view app_id) = 0;
   // All rows of one command id (one per app).
   virtual Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) = 0;
 

@@ -442,6 +442,30 @@ TEST_P(StoreContract, ClaimAndFinishRecordsARunInOneGo) {
   EXPECT_TRUE(c9.empty());
 }
 
+TEST_P(StoreContract, GetsOneRowAndListsScheduledApps) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  App scheduled = make_app("a2", "m1");
+  scheduled.schedule = "every 5m";
+  ASSERT_OK(store_->add_app(scheduled));
+  ASSERT_OK(store_->add_app(make_app("a3", "m2")));
+  ASSERT_OK(store_->record_command(make_command("c1", "*", CmdName::enable)));
+  ASSERT_OK_AND_ASSIGN(auto row, store_->get_command_row("c1", "a2"));
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->app_id, "a2");
+  EXPECT_EQ(row->target, "*");
+  ASSERT_OK_AND_ASSIGN(auto none, store_->get_command_row("c1", "nope"));
+  EXPECT_FALSE(none.has_value());
+
+  AppFilter filter;
+  filter.scheduled_only = true;
+  ASSERT_OK_AND_ASSIGN(auto all_scheduled, store_->list_apps(filter));
+  ASSERT_EQ(all_scheduled.size(), 1u);
+  EXPECT_EQ(all_scheduled[0].app_id, "a2");
+  filter.manager = "m2";
+  ASSERT_OK_AND_ASSIGN(auto none_scheduled, store_->list_apps(filter));
+  EXPECT_TRUE(none_scheduled.empty());
+}
+
 TEST_P(StoreContract, FinishWithoutStateLeavesAppRowAlone) {
   ASSERT_OK(store_->add_app(make_app("a1", "m1")));
   ASSERT_OK_AND_ASSIGN(auto rows, store_->record_command(make_command("c1", "a1")));
