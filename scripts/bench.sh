@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Benchmarks of dc against the design note's Python stack (pika) on a private
+# broker and database; writes build/bench/results.json and docs/BENCHMARKS.md.
+#
+#   make bench            full run (about 15-25 minutes on 2 cores)
+#   make bench QUICK=1    short run (under 5 minutes): fewer messages and repetitions
+#
+# Environment (optional): BUILD (build dir, default build), BENCH_RABBIT_PORT
+# (56850), BENCH_PG_PORT (55450), BENCH_DEAD_PORT (a port with no broker,
+# 56999), BENCH_DB_DIR (where the SQLite files under test live; default a
+# private folder in /dev/shm, see docs/BENCHMARKS.md "Method").
+#
+# Every comparison runs interleaved (dc, pika, null, dc, pika, null, ...) so
+# that noise from other work on the machine hits each side alike. Every
+# process this script starts is ended by the exit trap, by pid.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "$repo" && mkdir -p "${BUILD:-build}" && cd "${BUILD:-build}" && pwd)
+quick=${QUICK:-}
+[[ "$quick" == 0 ]] && quick=""
+quick_flag=0
+[[ -n "$quick" ]] && quick_flag=1
+out=$build/bench
+run=$out/run
+svc=$out/services
+rport=${BENCH_RABBIT_PORT:-56850}
+pgport=${BENCH_PG_PORT:-55450}
+dead_port=${BENCH_DEAD_PORT:-56999}
+db_dir=${BENCH_DB_DIR:-/dev/shm/dc-bench-$$}
+python=/usr/bin/python3
+tools=$repo/bench/tools.py
+bench_bin=$build/bench/dc-bench
+manager_bin=$build/apps/dc-manager
+dcctl_bin=$build/apps/dcctl
+raw=$out/raw.txt
+pg_url=postgresql://postgres@127.0.0.1:$pgport/dc_test
+psql_bin=${DC_PG_BIN:-/usr/lib/postgresql/15/bin}/psql
+
+if [[ -n "$quick" ]]; then
+  publish_count=2000 publish_reps=3
+  drain_count=5000 drain_reps=3
+  disk_drain_count=300
+  latency_count=600 latency_reps=2
+  fallback_reps=6 dead_reps=2 scale_reps=2
+  bc_managers=10 bc_apps_per=100 bc_reps=1
+else
+  publish_count=10000 publish_reps=5
+  drain_count=20000 drain_reps=3
+  disk_drain_count=1000
+  latency_count=2000 latency_reps=3
+  fallback_reps=12 dead_reps=3 scale_reps=3
+  bc_managers=20 bc_apps_per=500 bc_reps=1
+fi
+drain_apps=1000
+poll_interval=1.0
+heartbeat_s=2
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+  log "FAILED: $*"
+  exit 1
+}
+now_us() { date +%s%6N; }
+jget() { "$python" -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
+calc() { "$python" -c "print(round($1, 3))"; }
+emit() {
+  [[ "$2" =~ ^-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$ ]] || die "measurement $1 gave no number ('$2')"
+  log "  $1 = $2"
+  echo "$1 $2" >>"$raw"
+}
+
+for f in "$bench_bin" "$manager_bin" "$dcctl_bin"; do
+  [[ -x "$f" ]] || die "$f is missing: run 'make build' first (DC_BUILD_BENCH=ON)"
+done
+"$python" -c 'import pika' 2>/dev/null || die "pika is not importable by $python (scripts/install-deps.sh installs python3-pika)"
+
+# ------------------------------------------------------------ processes
+
+pids=()
+broker_pid=""
+rabbit() { DC_RABBIT_PORT=$rport DC_SERVICES_DIR=$svc "$repo/scripts/rabbitmq-local.sh" "$@"; }
+postgres() { DC_PG_PORT=$pgport DC_SERVICES_DIR=$svc "$repo/scripts/postgres-local.sh" "$@"; }
+
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n "$broker_pid" ]] && kill -CONT "$broker_pid" 2>/dev/null
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  rabbit stop >/dev/null 2>&1
+  postgres stop >/dev/null 2>&1
+  [[ -z "${BENCH_DB_DIR:-}" ]] && rm -rf "$db_dir"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_manager NAME DB_URL PREFETCH LOG [RABBIT_PORT [HEARTBEAT]] -> sets $last_pid
+start_manager() {
+  local name=$1 url=$2 prefetch=$3 logf=$4 port=${5:-$rport} hb=${6:-10}
+  rm -f "$logf"
+  (cd "$run" && exec env -u DC_CONFIG DC_RABBIT_HOST=127.0.0.1 DC_RABBIT_PORT="$port" DC_RABBIT_QUEUE="$name" \
+    DC_RABBIT_PREFETCH="$prefetch" DC_RABBIT_HEARTBEAT="$hb" DC_DB_URL="$url" DC_LOG_DIR="$run/logs" \
+    DC_POLL_INTERVAL="$poll_interval" "$manager_bin" --log-file "$logf" 2>>"$logf.stderr") &
+  last_pid=$!
+  pids+=("$last_pid")
+}
+
+bench() { "$bench_bin" "$@" --port "$rport"; }
+
+# A fresh copy of a template SQLite database.
+fresh_db() {
+  local template=$1 name=$2
+  rm -f "$db_dir/$name" "$db_dir/$name-wal" "$db_dir/$name-shm"
+  cp "$template" "$db_dir/$name"
+  echo "$db_dir/$name"
+}
+
+# make_template FILE MANAGER APPS
+make_template() {
+  rm -f "$1" "$1-wal" "$1-shm"
+  "$dcctl_bin" --db-url "sqlite://$1" db init >/dev/null
+  "$python" "$tools" register-sqlite "$1" --manager "$2" --apps "$3"
+}
+
+pg_reset() {
+  PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 "$pg_url" \
+    -c "DROP TABLE IF EXISTS commands, apps, managers, schema_version CASCADE" >/dev/null
+  "$dcctl_bin" --db-url "$pg_url" db init >/dev/null
+}
+
+# ------------------------------------------------------------ set-up
+
+if [[ -n "$quick" ]]; then log "mode: QUICK; results in $out"; else log "mode: full; results in $out"; fi
+rm -rf "$run"
+mkdir -p "$run/logs" "$db_dir" "$svc"
+: >"$raw"
+# A fresh broker every run: queues bound to "all" would otherwise keep the
+# previous run's broadcast and replay it into the next measurement.
+rabbit stop >/dev/null 2>&1 || true
+rm -rf "$svc/rabbitmq-$rport"
+rabbit start >/dev/null || die "could not start the broker on port $rport"
+broker_pid=$(<"$svc/rabbitmq-$rport/rabbitmq.pid")
+postgres start >/dev/null || die "could not start PostgreSQL on port $pgport"
+(exec 3<>"/dev/tcp/127.0.0.1/$dead_port") 2>/dev/null && die "BENCH_DEAD_PORT $dead_port is in use; choose a free one"
+
+make_template "$out/drain.sqlite3" bench_drain "$drain_apps"
+make_template "$out/scale10.sqlite3" bench_scale 10
+make_template "$out/scale10000.sqlite3" bench_scale 10000
+"$bench_bin" bodies --count "$publish_count" --apps "$drain_apps" --out "$out/publish.jsonl" >/dev/null
+"$bench_bin" bodies --count "$drain_count" --apps "$drain_apps" --out "$out/drain.jsonl" >/dev/null
+"$bench_bin" bodies --count "$disk_drain_count" --apps "$drain_apps" --out "$out/drain_disk.jsonl" >/dev/null
+
+# ------------------------------------------------------------ publish
+
+log "publish: $publish_count confirmed persistent messages, $publish_reps interleaved repetitions"
+for ((rep = 1; rep <= publish_reps; rep++)); do
+  bench reset-queue --queue bench_publish >/dev/null
+  w=$(bench publish --queue bench_publish --bodies "$out/publish.jsonl") || die "dc publish failed"
+  emit publish.dc "$(jget per_s <<<"$w")"
+  bench reset-queue --queue bench_publish >/dev/null
+  w=$("$python" "$repo/bench/reference/pika_publish.py" --port "$rport" --queue bench_publish \
+    --bodies "$out/publish.jsonl") || die "pika publish failed"
+  emit publish.pika "$(jget per_s <<<"$w")"
+done
+bench reset-queue --queue bench_publish >/dev/null
+
+# ------------------------------------------------------------ drain
+
+# preload BODIES: an empty bench_drain queue holding exactly these messages.
+preload() {
+  bench reset-queue --queue bench_drain >/dev/null
+  bench publish --queue bench_drain --bodies "$1" >/dev/null
+}
+
+# The drain functions run in this shell (never in $(...)), so that the
+# processes they start are known to the exit trap; each sets $result.
+# drain_dc PREFETCH COUNT BODIES DB_DIR: commands/s
+drain_dc() {
+  local prefetch=$1 count=$2 bodies=$3 dir=$4 db t0 w
+  db=$dir/drain-dc.sqlite3
+  rm -f "$db" "$db-wal" "$db-shm"
+  cp "$out/drain.sqlite3" "$db"
+  preload "$bodies"
+  start_manager bench_drain "sqlite://$db" "$prefetch" "$run/drain-dc.log"
+  local pid=$last_pid
+  # Timed from the manager's "consuming queue" line: start-up (store, lease,
+  # recovery, topology) is not part of the drain rate.
+  t0=$("$python" "$tools" log-time "$run/drain-dc.log" "consuming queue" --timeout 60) || die "dc-manager did not start; see $run/drain-dc.log*"
+  w=$("$python" "$tools" wait "$db" --count "$count" --timeout 900) || die "dc-manager did not drain; see $run/drain-dc.log"
+  stop_pid "$pid"
+  result=$(calc "$count / (($(jget max_executed_us <<<"$w") - $t0) / 1e6)")
+}
+
+drain_pika() {
+  local prefetch=$1 count=$2 bodies=$3 dir=$4 db t0 w
+  db=$dir/drain-pika.sqlite3
+  rm -f "$db" "$db-wal" "$db-shm"
+  cp "$out/drain.sqlite3" "$db"
+  preload "$bodies"
+  rm -f "$run/drain-pika.out"
+  "$python" "$repo/bench/reference/pika_manager.py" --port "$rport" --queue bench_drain --prefetch "$prefetch" \
+    --db "$db" --log-file "$run/drain-pika.log" >"$run/drain-pika.out" 2>"$run/drain-pika.err" &
+  local pid=$!
+  pids+=("$pid")
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [[ -s "$run/drain-pika.out" ]] && break
+    kill -0 "$pid" 2>/dev/null || die "pika_manager.py exited; see $run/drain-pika.err"
+    sleep 0.05
+  done
+  t0=$(jget start_us <"$run/drain-pika.out")
+  w=$("$python" "$tools" wait "$db" --count "$count" --timeout 900) || die "pika_manager.py did not drain; see $run/drain-pika.err"
+  stop_pid "$pid"
+  result=$(calc "$count / (($(jget max_executed_us <<<"$w") - $t0) / 1e6)")
+}
+
+drain_null() {
+  local prefetch=$1 count=$2 bodies=$3
+  preload "$bodies"
+  local w
+  w=$(bench null-consume --queue bench_drain --prefetch "$prefetch" --count "$count" --timeout 300) || die "null consumer failed"
+  result=$(jget per_s <<<"$w")
+}
+
+for prefetch in 1 64; do
+  log "drain: $drain_count preloaded ENABLE/DISABLE over $drain_apps apps, prefetch $prefetch, $drain_reps interleaved repetitions"
+  for ((rep = 1; rep <= drain_reps; rep++)); do
+    drain_dc "$prefetch" "$drain_count" "$out/drain.jsonl" "$db_dir"
+    emit "drain_p$prefetch.dc" "$result"
+    drain_pika "$prefetch" "$drain_count" "$out/drain.jsonl" "$db_dir"
+    emit "drain_p$prefetch.pika" "$result"
+    drain_null "$prefetch" "$drain_count" "$out/drain.jsonl"
+    emit "drain_p$prefetch.null" "$result"
+  done
+done
+
+log "drain with the SQLite file on this machine's disk (fsync per commit): $disk_drain_count commands, prefetch 1"
+mkdir -p "$out/disk"
+drain_dc 1 "$disk_drain_count" "$out/drain_disk.jsonl" "$out/disk"
+emit drain_disk_p1.dc "$result"
+drain_pika 1 "$disk_drain_count" "$out/drain_disk.jsonl" "$out/disk"
+emit drain_disk_p1.pika "$result"
+fsync_rate=$("$python" - "$out/disk/fsync.sqlite3" <<'EOF'
+import os, sqlite3, sys, time
+p = sys.argv[1]
+for f in (p, p + "-wal", p + "-shm"):
+    if os.path.exists(f): os.remove(f)
+c = sqlite3.connect(p, isolation_level=None)
+c.execute("PRAGMA journal_mode=WAL"); c.execute("PRAGMA synchronous=FULL")
+c.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+n, t = 200, time.perf_counter()
+for i in range(n):
+    c.execute("BEGIN IMMEDIATE"); c.execute("INSERT INTO t (b) VALUES (?)", ("x" * 100,)); c.execute("COMMIT")
+print(round(n / (time.perf_counter() - t), 1))
+EOF
+)
+emit "@machine.disk_fsync_commits_per_s" "$fsync_rate"
+
+# ------------------------------------------------------------ latency
+
+log "latency: ENABLE/DISABLE published at 200/s, publish -> executed_at, $latency_reps repetitions of $latency_count"
+for ((rep = 1; rep <= latency_reps; rep++)); do
+  db=$(fresh_db "$out/drain.sqlite3" latency.sqlite3)
+  bench reset-queue --queue bench_drain >/dev/null
+  start_manager bench_drain "sqlite://$db" 1 "$run/latency.log"
+  pid=$last_pid
+  "$python" "$tools" log-time "$run/latency.log" "consuming queue" --timeout 60 >/dev/null || die "dc-manager did not start"
+  sleep 0.5
+  lat=$(bench latency --queue bench_drain --db-url "sqlite://$db" --rate 200 --count "$latency_count" \
+    --apps "$drain_apps" --timeout 60)
+  stop_pid "$pid"
+  emit latency_ms.p50 "$(jget p50_ms <<<"$lat")"
+  emit latency_ms.p99 "$(jget p99_ms <<<"$lat")"
+  emit latency_ms.max "$(jget max_ms <<<"$lat")"
+  emit latency.achieved_rate_per_s "$(jget achieved_rate_per_s <<<"$lat")"
+done
+
+# ------------------------------------------------------------ fallback
+
+log "fallback: broker down, issue_command -> EXECUTED ($fallback_reps commands each on SQLite and PostgreSQL)"
+db=$(fresh_db "$out/drain.sqlite3" fallback.sqlite3)
+start_manager bench_drain "sqlite://$db" 1 "$run/fallback-sqlite.log" "$dead_port"
+pid=$last_pid
+"$python" "$tools" log-time "$run/fallback-sqlite.log" "-> fallback" --timeout 60 >/dev/null || die "no fallback mode"
+fb=$("$bench_bin" fallback --db-url "sqlite://$db" --dead-port "$dead_port" --app app-00000 \
+  --repetitions "$fallback_reps" --timeout 30)
+stop_pid "$pid"
+# The target is a bound: the worst of the runs is the figure.
+emit fallback_ms.sqlite "$(jget max_ms <<<"$fb")"
+emit fallback_ms.sqlite_p50 "$(jget p50_ms <<<"$fb")"
+
+pg_reset
+"$python" "$tools" register-pg "$pg_url" --managers 1 --apps-per "$drain_apps"
+start_manager m00 "$pg_url" 1 "$run/fallback-pg.log" "$dead_port"
+pid=$last_pid
+"$python" "$tools" log-time "$run/fallback-pg.log" "-> fallback" --timeout 60 >/dev/null || die "no fallback mode"
+sleep 0.3
+fb=$("$bench_bin" fallback --db-url "$pg_url" --dead-port "$dead_port" --app app-00000 \
+  --repetitions "$fallback_reps" --timeout 30)
+stop_pid "$pid"
+emit fallback_ms.postgresql "$(jget max_ms <<<"$fb")"
+emit fallback_ms.postgresql_p50 "$(jget p50_ms <<<"$fb")"
+
+log "dead broker: SIGSTOP the broker, rabbit_heartbeat=$heartbeat_s; time to 'broker connection lost' ($dead_reps runs)"
+for ((rep = 1; rep <= dead_reps; rep++)); do
+  db=$(fresh_db "$out/drain.sqlite3" dead.sqlite3)
+  bench reset-queue --queue bench_hb >/dev/null
+  start_manager bench_hb "sqlite://$db" 1 "$run/dead.log" "$rport" "$heartbeat_s"
+  pid=$last_pid
+  "$python" "$tools" log-time "$run/dead.log" "consuming queue" --timeout 60 >/dev/null || die "dc-manager did not start"
+  sleep 1
+  t_stop=$(now_us)
+  kill -STOP "$broker_pid"
+  t_lost=$("$python" "$tools" log-time "$run/dead.log" "broker connection lost" --timeout 60) || {
+    kill -CONT "$broker_pid"
+    die "the manager never noticed the stopped broker"
+  }
+  kill -CONT "$broker_pid"
+  stop_pid "$pid"
+  emit detect_dead_broker_ms "$(calc "($t_lost - $t_stop) / 1000")"
+  bench reset-queue --queue bench_hb >/dev/null # the broker answers again
+done
+
+# ------------------------------------------------------------ scale
+
+log "scale: RSS and start-to-consuming with 10 and 10,000 apps ($scale_reps interleaved runs)"
+for ((rep = 1; rep <= scale_reps; rep++)); do
+  for apps in 10 10000; do
+    db=$(fresh_db "$out/scale$apps.sqlite3" scale.sqlite3)
+    bench reset-queue --queue bench_scale >/dev/null
+    t_launch=$(now_us)
+    start_manager bench_scale "sqlite://$db" 1 "$run/scale.log"
+    pid=$last_pid
+    t_cons=$("$python" "$tools" log-time "$run/scale.log" "consuming queue" --timeout 60) || die "dc-manager did not start"
+    # Idle CPU over 4 s (4 schedule ticks: each lists all apps of the
+    # manager) and the resident set in that steady state.
+    sleep 0.5
+    ticks0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    sleep 4
+    ticks1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+    stop_pid "$pid"
+    emit "rss_mib.apps_$apps" "$(calc "$rss_kb / 1024")"
+    emit "rss_peak_mib.apps_$apps" "$(calc "$hwm_kb / 1024")"
+    emit "startup_ms.apps_$apps" "$(calc "($t_cons - $t_launch) / 1000")"
+    emit "idle_cpu_pct.apps_$apps" "$(calc "100.0 * ($ticks1 - $ticks0) / $(getconf CLK_TCK) / 4")"
+  done
+done
+
+bc_total=$((bc_managers * bc_apps_per))
+log "broadcast: dcctl enable --all to $bc_managers managers x $bc_apps_per apps on PostgreSQL ($bc_reps runs)"
+for ((rep = 1; rep <= bc_reps; rep++)); do
+  pg_reset
+  "$python" "$tools" register-pg "$pg_url" --managers "$bc_managers" --apps-per "$bc_apps_per"
+  bc_pids=()
+  for ((m = 0; m < bc_managers; m++)); do
+    name=$(printf 'm%02d' "$m")
+    start_manager "$name" "$pg_url" 1 "$run/bc-$name.log"
+    bc_pids+=("$last_pid")
+  done
+  for ((m = 0; m < bc_managers; m++)); do
+    name=$(printf 'm%02d' "$m")
+    "$python" "$tools" log-time "$run/bc-$name.log" "consuming queue" --timeout 120 >/dev/null || die "manager $name did not start"
+  done
+  (cd "$run" && env -u DC_CONFIG "$dcctl_bin" --db-url "$pg_url" --rabbit-host 127.0.0.1 --rabbit-port "$rport" \
+    enable --all >/dev/null) || die "dcctl enable --all failed"
+  w=$("$python" "$tools" wait "$pg_url" --count "$bc_total" --timeout 900 --interval 0.5) || die "broadcast not finished"
+  # A manager busy with one delivery for longer than two heartbeats loses its
+  # connection; count how often that happened (see docs/BENCHMARKS.md).
+  losses=$(cat "$run"/bc-m*.log | grep -c "broker connection lost" || true)
+  for pid in "${bc_pids[@]}"; do stop_pid "$pid"; done
+  emit broadcast.connection_losses "$losses"
+  emit broadcast_10000_s "$(calc "($(jget max_executed_us <<<"$w") - $(jget min_issued_us <<<"$w")) / 1e6")"
+done
+
+# ------------------------------------------------------------ results
+
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]] && commit+="+uncommitted"
+"$python" - "$raw.meta.json" <<EOF
+import json, sys
+meta = {
+    "machine.nproc": $(nproc),
+    "machine.cpu": """$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)""",
+    "machine.kernel": "$(uname -r)",
+    "machine.date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+    "machine.commit": "$commit",
+    "machine.load_avg_at_end": "$(cut -d' ' -f1-3 /proc/loadavg)",
+    "machine.sqlite_dir_under_test": "${BENCH_DB_DIR:-/dev/shm (tmpfs)}",
+    "param.quick": $quick_flag,
+    "param.publish_count": $publish_count,
+    "param.drain_count": $drain_count,
+    "param.drain_apps": $drain_apps,
+    "param.disk_drain_count": $disk_drain_count,
+    "param.latency_count": $latency_count,
+    "param.latency_rate_per_s": 200,
+    "param.poll_interval_s": $poll_interval,
+    "param.rabbit_heartbeat_s": $heartbeat_s,
+    "param.broadcast_managers": $bc_managers,
+    "param.broadcast_apps_per_manager": $bc_apps_per,
+    "param.broadcast_apps": $bc_total,
+}
+json.dump(meta, open(sys.argv[1], "w"))
+EOF
+"$python" "$tools" summarize "$raw" "$out/results.json"
+"$python" "$tools" report "$out/results.json" "$repo/docs/BENCHMARKS.md" --notes "$repo/bench/NOTES.md"
+log "results: $out/results.json; report: docs/BENCHMARKS.md"
