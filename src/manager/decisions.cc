@@ -65,6 +65,25 @@ bool effect_already_visible(CmdName name, bool running, bool disabled, std::opti
   return false;
 }
 
+AppState ended_state(AppState state, AppStatus status, std::optional<int> exit_code, TimePoint at) {
+  state.status = status;
+  state.pid.reset();
+  state.proc_start.reset();
+  state.exit_code = exit_code;
+  state.stopped_at = at;
+  return state;
+}
+
+AppState running_state(AppState state, int64_t pid, int64_t proc_start, TimePoint at) {
+  state.status = AppStatus::running;
+  state.pid = pid;
+  state.proc_start = proc_start;
+  state.started_at = at;
+  state.exit_code.reset();
+  state.stopped_at.reset();
+  return state;
+}
+
 Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds cap, double jitter, uint64_t seed)
     : initial_(initial), cap_(cap), jitter_(std::clamp(jitter, 0.0, 1.0)), rng_(seed) {}
 

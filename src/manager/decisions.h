@@ -44,6 +44,13 @@ AppStatus status_after_exit(bool stop_requested, int exit_code, int term_signal)
 bool effect_already_visible(CmdName name, bool running, bool disabled, std::optional<TimePoint> started_at,
                             std::optional<TimePoint> claimed_at);
 
+// The state of an app whose process has ended: `status`, no pid, the exit
+// code when known, stopped at `at`; everything else as in `state`.
+AppState ended_state(AppState state, AppStatus status, std::optional<int> exit_code, TimePoint at);
+// The state of an app whose process `pid` (start time `proc_start`) has run
+// since `at`; everything else as in `state`.
+AppState running_state(AppState state, int64_t pid, int64_t proc_start, TimePoint at);
+
 // Capped exponential backoff with jitter for reconnecting to the broker:
 // initial, 2x, 4x ... up to `cap`, each delay scaled by a random factor in
 // [1 - jitter, 1 + jitter] so a fleet does not reconnect in lockstep.

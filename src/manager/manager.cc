@@ -157,12 +157,7 @@ Status Manager::recover() {
       }
     } else {
       spdlog::warn("app {} (pid {}) is gone since the last run: marked FAILED (lost)", app.app_id, *app.pid);
-      AppState s = state_of(app);
-      s.status = AppStatus::failed;
-      s.pid.reset();
-      s.proc_start.reset();
-      s.exit_code.reset();
-      s.stopped_at = now();
+      const AppState s = ended_state(state_of(app), AppStatus::failed, std::nullopt, now());
       if (auto st = store_->set_app_state(app.app_id, s); !st) return st;
     }
   }
@@ -178,13 +173,7 @@ Status Manager::recover() {
                  orphan.process.pid, orphan.command_id);
     tracked_[orphan.app_id] = Tracked{orphan.process, false};
     app_by_pid_[orphan.process.pid] = orphan.app_id;
-    AppState s = state_of(**app);
-    s.status = AppStatus::running;
-    s.pid = orphan.process.pid;
-    s.proc_start = orphan.process.start_time;
-    s.started_at = now();
-    s.exit_code.reset();
-    s.stopped_at.reset();
+    const AppState s = running_state(state_of(**app), orphan.process.pid, orphan.process.start_time, now());
     if (auto st = store_->set_app_state(orphan.app_id, s); !st) return st;
   }
 
@@ -608,12 +597,9 @@ Outcome Manager::carry_out(const CommandRecord& row, const App& app, DeliveryPat
     if (!stopped) {
       return Outcome{CmdFlag::not_executed, "stop failed: " + stopped.error().message(), path, state};
     }
-    state.status = AppStatus::stopped;
-    state.pid.reset();
-    state.proc_start.reset();
-    state.stopped_at = now();
-    state.exit_code.reset();
-    if (stopped->status.known()) state.exit_code = stopped->status.shell_code();
+    state =
+        ended_state(state, AppStatus::stopped,
+                    stopped->status.known() ? std::optional<int>(stopped->status.shell_code()) : std::nullopt, now());
     result = describe_stop(*stopped);
   }
   if (plan.start) {
@@ -624,12 +610,7 @@ Outcome Manager::carry_out(const CommandRecord& row, const App& app, DeliveryPat
       state.proc_start.reset();
       return Outcome{CmdFlag::not_executed, "start failed: " + started.error().message(), path, state};
     }
-    state.status = AppStatus::running;
-    state.pid = started->pid;
-    state.proc_start = started->start_time;
-    state.started_at = now();
-    state.exit_code.reset();
-    state.stopped_at.reset();
+    state = running_state(state, started->pid, started->start_time, now());
     // Commit the new process before the outcome: a manager killed between
     // the two re-adopts it on restart and sees the START done, instead of
     // starting a second copy (effect once, SPEC §6.2).
@@ -693,12 +674,9 @@ void Manager::reap_children_now() {
     tracked_.erase(app_id);
     auto app = store_->get_app(app_id);
     if (!app || !*app) continue;
-    AppState s = state_of(**app);
-    s.status = status_after_exit(false, status.exit_code.value_or(0), status.signal.value_or(0));
-    s.exit_code = status.shell_code();
-    s.pid.reset();
-    s.proc_start.reset();
-    s.stopped_at = now();
+    const AppState s =
+        ended_state(state_of(**app), status_after_exit(false, status.exit_code.value_or(0), status.signal.value_or(0)),
+                    status.shell_code(), now());
     spdlog::info("app {} {}", app_id, status.describe());
     (void)with_store_retry([&] { return store_->set_app_state(app_id, s); });
   }
@@ -714,12 +692,8 @@ void Manager::check_adopted() {
     tracked_.erase(app_id);
     auto app = store_->get_app(app_id);
     if (!app || !*app) continue;
-    AppState s = state_of(**app);
-    s.status = AppStatus::stopped;
-    s.pid.reset();
-    s.proc_start.reset();
-    s.exit_code.reset();  // not our child: how it ended is unknown
-    s.stopped_at = now();
+    // Not our child: how it ended is unknown.
+    const AppState s = ended_state(state_of(**app), AppStatus::stopped, std::nullopt, now());
     spdlog::info("re-adopted app {} ended (exit status unknown)", app_id);
     (void)store_->set_app_state(app_id, s);
   }
@@ -761,12 +735,7 @@ void Manager::run_schedule() {
     auto started = start_app(app, "schedule", "{}");
     AppState s = state_of(app);
     if (started) {
-      s.status = AppStatus::running;
-      s.pid = started->pid;
-      s.proc_start = started->start_time;
-      s.started_at = t;
-      s.exit_code.reset();
-      s.stopped_at.reset();
+      s = running_state(s, started->pid, started->start_time, t);
       spdlog::info("schedule started app {} (pid {})", app.app_id, started->pid);
     } else {
       s.status = AppStatus::failed;
@@ -885,12 +854,9 @@ void Manager::shutdown() {
     auto how = stop_app(app_id);
     auto app = store_->get_app(app_id);
     if (app && *app) {
-      AppState s = state_of(**app);
-      s.status = AppStatus::stopped;
-      s.pid.reset();
-      s.proc_start.reset();
-      s.stopped_at = now();
-      (void)store_->set_app_state(app_id, s);
+      const std::optional<int> code =
+          how && how->status.known() ? std::optional<int>(how->status.shell_code()) : (*app)->exit_code;
+      (void)store_->set_app_state(app_id, ended_state(state_of(**app), AppStatus::stopped, code, now()));
     }
     spdlog::info("app {}: {}", app_id, how ? describe_stop(*how) : how.error().message());
   }
