@@ -29,17 +29,24 @@ export DC_REQUIRE_SERVICES=1
 export DC_SOURCE_DIR=$root
 
 status=0
+summary=$root/$build/test-summary.txt
+: >"$summary"
 echo "== release build: all tests"
-ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 300 || status=1
+ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 300 | tee -a "$summary" || status=1
 
 # The fault-injection run (chaos_short) is timing-heavy and already runs on
 # the release build; every other test, the end-to-end suite against the
 # sanitized dc-manager included, runs again under ASan+UBSan.
 echo "== sanitizer build (ASan+UBSan): all tests but the fault-injection run"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$san_build" --output-on-failure -j"$jobs" --timeout 600 -E '^chaos_short$' || status=1
+  ctest --test-dir "$san_build" --output-on-failure -j"$jobs" --timeout 600 -E '^chaos_short$' | tee -a "$summary" ||
+  status=1
 
 echo "== fuzzing the parsers briefly"
-FUZZ_SECONDS=${FUZZ_SECONDS:-20} ./scripts/fuzz.sh || status=1
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} ./scripts/fuzz.sh || { status=1; echo "make test: a fuzz target failed"; }
 
+# One closing line over both ctest runs (the fuzzers report above).
+read -r total failed < <(awk '/tests passed, [0-9]+ tests failed out of/ {f += $4; t += $NF} END {print t+0, f+0}' "$summary")
+[[ $total -gt 0 ]] || status=1
+echo "make test: $((total - failed)) passed, $failed failed"
 exit $status
