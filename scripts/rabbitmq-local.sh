@@ -100,17 +100,21 @@ write_env() {
   } >"$env_file"
 }
 
-start() {
-  mkdir -p "$services_dir"
-  if is_running; then
-    write_env
-    echo "rabbitmq-local: node ${node} already running (pid $(node_pid)), AMQP on 127.0.0.1:${port}"
-    return 0
-  fi
-  if port_open "$port"; then
-    die "port ${port} is taken by another process; choose another with DC_RABBIT_PORT"
-  fi
-  write_config
+# epmd of this instance (its own port), started ahead of the node and
+# waited for, so the node's distribution never races it.
+start_epmd() {
+  port_open "$epmd_port" && return 0
+  ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$epmd_port" setsid epmd -daemon >/dev/null 2>&1 </dev/null || true
+  local deadline=$((SECONDS + 15))
+  until port_open "$epmd_port"; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+
+# Starts the node and waits until it accepts AMQP. Returns 1 when the node
+# exited during start-up; dies when it is still not ready at the deadline.
+launch_node() {
   echo "rabbitmq-local: starting ${node} (AMQP 127.0.0.1:${port}, log ${log_file})"
   # setsid + redirected output: the node must not hold the caller's terminal
   # or pipe open (a test runner waiting for EOF would hang).
@@ -135,14 +139,40 @@ start() {
   local deadline=$((SECONDS + start_deadline_s))
   until node_pid >/dev/null && port_open "$port" && { [[ -z "$tls_port" ]] || port_open "$tls_port"; }; do
     if ! kill -0 "$wrapper" 2>/dev/null && ! node_pid >/dev/null; then
-      tail -n 30 "$log_file" >&2 || true
-      die "node ${node} exited during start-up; full log: ${log_file}"
+      return 1
     fi
     if ((SECONDS >= deadline)); then
       tail -n 30 "$log_file" >&2 || true
       die "node ${node} not accepting AMQP on 127.0.0.1:${port} after ${start_deadline_s}s; log: ${log_file}"
     fi
     sleep 0.5
+  done
+}
+
+start() {
+  mkdir -p "$services_dir"
+  if is_running; then
+    write_env
+    echo "rabbitmq-local: node ${node} already running (pid $(node_pid)), AMQP on 127.0.0.1:${port}"
+    return 0
+  fi
+  if port_open "$port"; then
+    die "port ${port} is taken by another process; choose another with DC_RABBIT_PORT"
+  fi
+  write_config
+  # Two tries: under load Erlang's distribution can fail to come up
+  # ("nodistribution") when epmd is not yet listening; the node then exits at
+  # once and a second start succeeds.
+  local attempt
+  for attempt in 1 2; do
+    start_epmd || die "epmd did not come up on 127.0.0.1:${epmd_port}"
+    if launch_node; then break; fi
+    if ((attempt == 2)); then
+      tail -n 30 "$log_file" >&2 || true
+      die "node ${node} exited during start-up; full log: ${log_file}"
+    fi
+    echo "rabbitmq-local: node ${node} exited during start-up; trying once more" >&2
+    sleep 1
   done
   write_env
   echo "rabbitmq-local: ${node} running (pid $(node_pid)), AMQP on 127.0.0.1:${port}${tls_port:+, amqps on 127.0.0.1:${tls_port}}"
