@@ -45,6 +45,11 @@ CommandRecord record_for(const Command& command, const std::string& app_id) {
   return r;
 }
 
+// A command for an app the registry does not know.
+Outcome unknown_app_outcome(const std::string& app_id, DeliveryPath path) {
+  return Outcome{CmdFlag::not_executed, "unknown app '" + app_id + "'", path, std::nullopt};
+}
+
 std::string describe_stop(const StopOutcome& done) {
   std::string how = "stopped (" + std::string(to_string(done.how));
   if (done.status.known()) how += ", " + done.status.describe();
@@ -184,8 +189,7 @@ Status Manager::recover() {
     if (!app) return app.error();
     const DeliveryPath path = row.path.value_or(DeliveryPath::poll);
     if (!*app) {
-      if (auto st = finish(row, Outcome{CmdFlag::not_executed, "unknown app '" + row.app_id + "'", path, {}}); !st)
-        return st;
+      if (auto st = finish(row, unknown_app_outcome(row.app_id, path)); !st) return st;
       continue;
     }
     const bool running = is_running(**app);
@@ -484,23 +488,22 @@ Status Manager::process_command(const Command& command, DeliveryPath path) {
                    (*app)->manager);
       return ok_status();
     case Routing::unknown_app:
-      return record_unknown_app(command, path);
+      return record_unknown_app(record_for(command, command.app_id), path);
     case Routing::mine:
       return run_for_app(command, **app, path);
   }
   return ok_status();
 }
 
-Status Manager::record_unknown_app(const Command& command, DeliveryPath path) {
-  CommandRecord row = record_for(command, command.app_id);
+Status Manager::record_unknown_app(const CommandRecord& row, DeliveryPath path) {
   auto claim = store_->claim(row, name());
   if (!claim) return claim.error();
   if (*claim != ClaimResult::claimed) {
     metrics_.duplicates().inc();
     return ok_status();
   }
-  spdlog::warn("command {}: unknown app '{}'", command.id, command.app_id);
-  return finish(row, Outcome{CmdFlag::not_executed, "unknown app '" + command.app_id + "'", path, std::nullopt});
+  spdlog::warn("command {}: unknown app '{}'", row.cmd_id, row.app_id);
+  return finish(row, unknown_app_outcome(row.app_id, path));
 }
 
 Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath path) {
@@ -526,7 +529,7 @@ Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath
   if (!older->empty()) {
     auto fresh = store_->get_app(app.app_id);
     if (!fresh) return fresh.error();
-    if (!*fresh) return record_unknown_app(command, path);
+    if (!*fresh) return record_unknown_app(record_for(command, app.app_id), path);
     current = **fresh;
   }
   return claim_and_carry_out(record_for(command, app.app_id), *current, path);
@@ -535,12 +538,7 @@ Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath
 Status Manager::execute_row(const CommandRecord& row, DeliveryPath path) {
   auto app = store_->get_app(row.app_id);
   if (!app) return app.error();
-  if (!*app) {
-    auto claim = store_->claim(row, name());
-    if (!claim) return claim.error();
-    if (*claim != ClaimResult::claimed) return ok_status();
-    return finish(row, Outcome{CmdFlag::not_executed, "unknown app '" + row.app_id + "'", path, std::nullopt});
-  }
+  if (!*app) return record_unknown_app(row, path);
   if ((*app)->manager != name()) return ok_status();
   return claim_and_carry_out(row, **app, path);
 }
@@ -573,13 +571,10 @@ Status Manager::finish(const CommandRecord& row, const Outcome& outcome) {
 }
 
 bool Manager::is_running(const App& app) {
+  // Child or re-adopted alike: alive and the same process (a zombie counts
+  // as ended).
   auto it = tracked_.find(app.app_id);
-  if (it == tracked_.end()) return false;
-  if (it->second.child) {
-    // Our child: alive until reaped (a zombie counts as ended).
-    return is_same_process(it->second.process);
-  }
-  return is_same_process(it->second.process);
+  return it != tracked_.end() && is_same_process(it->second.process);
 }
 
 Outcome Manager::carry_out(const CommandRecord& row, const App& app, DeliveryPath path) {

@@ -114,7 +114,8 @@ class Manager {
   // Claims `row` and carries it out; no-op when someone else has it.
   Status execute_row(const CommandRecord& row, DeliveryPath path);
   Status claim_and_carry_out(const CommandRecord& row, const App& app, DeliveryPath path);
-  Status record_unknown_app(const Command& command, DeliveryPath path);
+  // Claims `row` and records it NOT_EXECUTED: the registry has no such app.
+  Status record_unknown_app(const CommandRecord& row, DeliveryPath path);
   Outcome carry_out(const CommandRecord& row, const App& app, DeliveryPath path);
   Status finish(const CommandRecord& row, const Outcome& outcome);
 
