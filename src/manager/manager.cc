@@ -311,16 +311,15 @@ std::optional<Command> Manager::accept_delivery(broker::Delivery& delivery) {
   return std::move(*command);
 }
 
-void Manager::handle_delivery(broker::Delivery& delivery) {
-  auto command = accept_delivery(delivery);
-  if (!command || !consumer_) return;
-  Status st = with_store_retry([&] { return process_command(*command, DeliveryPath::broker); });
+void Manager::handle_delivery(broker::Delivery& delivery, const Command& command) {
+  if (!consumer_) return;
+  Status st = with_store_retry([&] { return process_command(command, DeliveryPath::broker); });
   if (!st) {
     if (st.error().retryable()) return;  // shutting down: unacked, the broker redelivers it
     // The command is valid but cannot be recorded (e.g. a value the
     // database refuses): dead-letter it rather than block the queue.
     metrics_.poison().inc();
-    spdlog::error("command {} cannot be recorded: {}; dead-lettered", command->id, st.error().message());
+    spdlog::error("command {} cannot be recorded: {}; dead-lettered", command.id, st.error().message());
     if (auto rst = consumer_->reject(delivery.delivery_tag, false); !rst) broker_lost(rst.error());
     return;
   }
@@ -328,59 +327,45 @@ void Manager::handle_delivery(broker::Delivery& delivery) {
   if (auto ack = consumer_->ack(delivery.delivery_tag); !ack) broker_lost(ack.error());
 }
 
-Result<std::optional<std::vector<FinishedCommand>>> Manager::db_only_items(
-    const Command& command, const std::set<std::pair<std::string, std::string>>& in_batch,
-    std::map<std::string, App>& apps) {
-  using Items = std::optional<std::vector<FinishedCommand>>;
-  if (command.name != CmdName::enable && command.name != CmdName::disable) return Items();
+Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
+  if (command.name != CmdName::enable && command.name != CmdName::disable) return false;
   std::vector<std::string> targets;
   if (command.is_broadcast()) {
     auto mine = store_->list_apps(AppFilter{name()});
     if (!mine) return mine.error();
     for (auto& app : *mine) {
       targets.push_back(app.app_id);
-      apps.try_emplace(app.app_id, std::move(app));
+      run.apps.try_emplace(app.app_id, std::move(app));
     }
   } else {
-    if (!apps.contains(command.app_id)) {
+    if (!run.apps.contains(command.app_id)) {
       auto app = store_->get_app(command.app_id);
       if (!app) return app.error();
-      if (!*app || route_command(*app, name()) != Routing::mine) return Items();  // the general path says why
-      apps.emplace(command.app_id, std::move(**app));
+      if (!*app || route_command(**app, name()) != Routing::mine) return false;  // the general path says why
+      run.apps.emplace(command.app_id, std::move(**app));
     }
     targets.push_back(command.app_id);
   }
-  // This command's rows for these apps, looked up once.
-  std::map<std::string, CommandRecord, std::less<>> rows;
-  if (command.is_broadcast()) {
-    auto all = store_->get_command(command.id);
-    if (!all) return all.error();
-    for (auto& row : *all) rows.emplace(row.app_id, std::move(row));
-  } else {
-    auto one = store_->get_command_row(command.id, command.app_id);
-    if (!one) return one.error();
-    if (*one) rows.emplace(command.app_id, std::move(**one));
-  }
-  std::vector<FinishedCommand> items;
-  for (const auto& app_id : targets) {
-    int64_t seq = std::numeric_limits<int64_t>::max();
-    bool settled = false;
-    if (auto it = rows.find(app_id); it != rows.end()) {
-      settled = it->second.flag != CmdFlag::pending || it->second.claimed_by.has_value();
-      seq = it->second.seq;
-    }
-    if (settled) {
-      metrics_.duplicates().inc();
+  // Every target must be able to take this path before any is added.
+  std::vector<std::string> open;
+  int duplicates = 0;
+  for (auto& app_id : targets) {
+    auto place = store_->command_place(command.id, app_id);
+    if (!place) return place.error();
+    if (place->row && (place->row->flag != CmdFlag::pending || place->row->claimed_by)) {
+      ++duplicates;  // finished or in hand elsewhere: a redelivery
       continue;
     }
     // Per-app order: an older pending command not already ahead of this one
-    // in the same transaction sends the command down the general path.
-    auto older = store_->pending_before(app_id, seq);
-    if (!older) return older.error();
-    for (const auto& row : *older) {
-      if (row.cmd_id != command.id && !in_batch.contains({row.cmd_id, row.app_id})) return Items();
+    // in the run sends the command down the general path.
+    for (const auto& row : place->earlier) {
+      if (!run.queued.contains({row.cmd_id, row.app_id})) return false;
     }
-    App& app = apps.at(app_id);
+    open.push_back(std::move(app_id));
+  }
+  run.duplicates += duplicates;
+  for (auto& app_id : open) {
+    App& app = run.apps.at(app_id);
     app.disable = command.name == CmdName::disable;
     AppState state = state_of(app);
     if (!is_running(app) && (state.status == AppStatus::running || state.status == AppStatus::starting)) {
@@ -389,81 +374,86 @@ Result<std::optional<std::vector<FinishedCommand>>> Manager::db_only_items(
     FinishedCommand item;
     item.record = record_for(command, app_id);
     item.outcome = Outcome{CmdFlag::executed, app.disable ? "disabled" : "enabled", DeliveryPath::broker, state};
-    items.push_back(std::move(item));
+    run.queued.insert({command.id, std::move(app_id)});
+    run.items.push_back(std::move(item));
   }
-  return Items(std::move(items));
+  return true;
 }
 
 void Manager::handle_deliveries(std::vector<broker::Delivery>& deliveries) {
-  std::vector<FinishedCommand> items;
-  std::vector<broker::Delivery*> batched;  // acked after the batch commits
-  std::set<std::pair<std::string, std::string>> in_batch;
-  std::map<std::string, App> apps;  // this batch's view of the apps it touches
-
-  auto flush = [&]() -> bool {
-    if (batched.empty()) return true;
-    auto results = Result<std::vector<ClaimResult>>(std::vector<ClaimResult>());
-    Status st = with_store_retry([&]() -> Status {
-      results = store_->claim_and_finish(items, name());
-      return results ? ok_status() : Status(results.error());
+  // Parse and authenticate them all first: poison is dead-lettered at once.
+  std::vector<std::pair<broker::Delivery*, Command>> accepted;
+  accepted.reserve(deliveries.size());
+  for (auto& delivery : deliveries) {
+    if (!consumer_) return;
+    if (auto command = accept_delivery(delivery)) accepted.emplace_back(&delivery, std::move(*command));
+  }
+  size_t next = 0;
+  while (next < accepted.size()) {
+    if (!consumer_ || g_stop_requested.load()) return;
+    // The longest run of database-only commands from `next`, decided and
+    // recorded in one transaction, so what was read still holds when it is
+    // written.
+    DbOnlyRun run;
+    size_t end = next;
+    std::vector<ClaimResult> results;
+    Status st = with_store_retry([&] {
+      return store_->in_transaction([&]() -> Status {
+        run = DbOnlyRun();
+        results.clear();
+        for (end = next; end < accepted.size(); ++end) {
+          auto added = add_db_only(accepted[end].second, run);
+          if (!added) return added.error();
+          if (!*added) break;
+        }
+        if (run.items.empty()) return ok_status();
+        auto claimed = store_->claim_and_finish(run.items, name());
+        if (!claimed) return claimed.error();
+        results = std::move(*claimed);
+        return ok_status();
+      });
     });
     if (!st) {
-      if (st.error().retryable()) return false;  // shutting down: unacked, redelivered
+      if (st.error().retryable()) return;  // shutting down: unacked, redelivered
       // Something in the run cannot be recorded: take each delivery alone,
       // so only the offending one is dead-lettered.
-      spdlog::warn("recording {} command(s) together failed ({}); taking them one by one", items.size(),
+      const size_t stop = std::min(end + 1, accepted.size());
+      spdlog::warn("recording {} command(s) together failed ({}); taking them one by one", stop - next,
                    st.error().message());
-      for (broker::Delivery* d : batched) {
-        if (consumer_) handle_delivery(*d);
-      }
-    } else {
-      const TimePoint t = now();
-      for (size_t i = 0; i < items.size(); ++i) {
-        const CommandRecord& row = items[i].record;
-        if ((*results)[i] != ClaimResult::claimed) {
-          metrics_.duplicates().inc();
-          continue;
-        }
-        metrics_.command_finished(CmdFlag::executed, DeliveryPath::broker,
-                                  std::chrono::duration<double>(t - row.issued_at).count());
-        spdlog::info("{} {} {}: EXECUTED via broker ({})", to_string(row.command), row.app_id, row.cmd_id,
-                     items[i].outcome.result);
-      }
-      // Every earlier delivery is settled by now (acked, or rejected as
-      // poison), so one multiple-ack covers the whole run.
-      if (consumer_) {
-        if (auto ack = consumer_->ack_up_to(batched.back()->delivery_tag); !ack) broker_lost(ack.error());
-      }
-    }
-    items.clear();
-    batched.clear();
-    in_batch.clear();
-    apps.clear();
-    return true;
-  };
-
-  for (auto& delivery : deliveries) {
-    if (!consumer_ || g_stop_requested.load()) return;
-    auto command = accept_delivery(delivery);
-    if (!command) continue;
-    Result<std::optional<std::vector<FinishedCommand>>> fast = std::optional<std::vector<FinishedCommand>>();
-    (void)with_store_retry([&]() -> Status {
-      fast = db_only_items(*command, in_batch, apps);
-      return fast ? ok_status() : Status(fast.error());
-    });
-    if (fast && *fast) {
-      for (auto& item : **fast) {
-        in_batch.insert({item.record.cmd_id, item.record.app_id});
-        items.push_back(std::move(item));
-      }
-      batched.push_back(&delivery);
+      for (size_t i = next; i < stop; ++i) handle_delivery(*accepted[i].first, accepted[i].second);
+      next = stop;
       continue;
     }
-    // The general path, in order: what is batched so far commits first.
-    if (!flush()) return;
-    if (consumer_) handle_delivery(delivery);
+    if (end > next) finish_run(run, results, accepted[end - 1].first->delivery_tag);
+    // A command with effects outside the database: the general path, in order.
+    if (end < accepted.size()) {
+      handle_delivery(*accepted[end].first, accepted[end].second);
+      ++end;
+    }
+    next = end;
   }
-  flush();
+}
+
+void Manager::finish_run(const DbOnlyRun& run, const std::vector<ClaimResult>& results, uint64_t last_tag) {
+  // Every earlier delivery is settled by now (acked, or rejected as
+  // poison), so one multiple-ack covers the whole run. It goes first: with
+  // a small prefetch window the broker sends nothing new until it arrives.
+  if (consumer_) {
+    if (auto ack = consumer_->ack_up_to(last_tag); !ack) broker_lost(ack.error());
+  }
+  const TimePoint t = now();
+  for (int i = 0; i < run.duplicates; ++i) metrics_.duplicates().inc();
+  for (size_t i = 0; i < run.items.size(); ++i) {
+    const CommandRecord& row = run.items[i].record;
+    if (results[i] != ClaimResult::claimed) {
+      metrics_.duplicates().inc();
+      continue;
+    }
+    metrics_.command_finished(CmdFlag::executed, DeliveryPath::broker,
+                              std::chrono::duration<double>(t - row.issued_at).count());
+    spdlog::info("{} {} {}: EXECUTED via broker ({})", to_string(row.command), row.app_id, row.cmd_id,
+                 run.items[i].outcome.result);
+  }
 }
 
 Status Manager::process_command(const Command& command, DeliveryPath path) {
@@ -507,26 +497,19 @@ Status Manager::record_unknown_app(const CommandRecord& row, DeliveryPath path) 
 }
 
 Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath path) {
-  // Where this command stands in the app's issue order, if a source recorded it.
-  int64_t seq = std::numeric_limits<int64_t>::max();
-  auto recorded = store_->get_command_row(command.id, app.app_id);
-  if (!recorded) return recorded.error();
-  if (*recorded) {
-    if ((*recorded)->flag != CmdFlag::pending || (*recorded)->claimed_by) {
-      metrics_.duplicates().inc();  // finished or in hand elsewhere: a redelivery
-      return ok_status();
-    }
-    seq = (*recorded)->seq;
+  // Where this command stands in the app's issue order.
+  auto place = store_->command_place(command.id, app.app_id);
+  if (!place) return place.error();
+  if (place->row && (place->row->flag != CmdFlag::pending || place->row->claimed_by)) {
+    metrics_.duplicates().inc();  // finished or in hand elsewhere: a redelivery
+    return ok_status();
   }
   // Per-app order (SPEC §6.3): older pending commands of this app first.
-  auto older = store_->pending_before(app.app_id, seq);
-  if (!older) return older.error();
-  for (const auto& row : *older) {
-    if (row.cmd_id == command.id) continue;
+  for (const auto& row : place->earlier) {
     if (auto st = execute_row(row, DeliveryPath::poll); !st) return st;
   }
   std::optional<App> current = app;
-  if (!older->empty()) {
+  if (!place->earlier.empty()) {
     auto fresh = store_->get_app(app.app_id);
     if (!fresh) return fresh.error();
     if (!*fresh) return record_unknown_app(record_for(command, app.app_id), path);

@@ -91,21 +91,31 @@ class Manager {
   void broker_lost(const Error& error);
   void set_mode(std::string_view mode, std::string_view why);
 
+  // What one transaction of the database-only path has decided so far.
+  struct DbOnlyRun {
+    std::vector<FinishedCommand> items;                    // to claim and finish, in order
+    std::set<std::pair<std::string, std::string>> queued;  // their (cmd_id, app_id)
+    std::map<std::string, App> apps;                       // the run's view of the apps it touches
+    int duplicates = 0;                                    // redeliveries of settled rows
+  };
+
   // Handles deliveries that arrived together (up to the prefetch window).
   // Runs of ENABLE/DISABLE, whose whole effect is a database update, are
-  // claimed, carried out and recorded in one transaction and acked after
-  // its commit; anything else goes through handle_delivery().
+  // decided, carried out and recorded in one transaction and acked with
+  // one multiple-ack after its commit; anything else goes through
+  // handle_delivery(), in order.
   void handle_deliveries(std::vector<broker::Delivery>& deliveries);
-  void handle_delivery(broker::Delivery& delivery);
+  void handle_delivery(broker::Delivery& delivery, const Command& command);
   // Parses and authenticates a delivery. Returns the command, or nullopt
   // after dead-lettering a poison message.
   std::optional<Command> accept_delivery(broker::Delivery& delivery);
-  // The rows `command` would write for each app, if all of them can take
-  // the one-transaction path (ENABLE/DISABLE, this manager's apps, no older
-  // pending command outside `in_batch`); nullopt otherwise.
-  Result<std::optional<std::vector<FinishedCommand>>> db_only_items(
-      const Command& command, const std::set<std::pair<std::string, std::string>>& in_batch,
-      std::map<std::string, App>& apps);
+  // Adds the rows `command` writes for each app to `run` and returns true,
+  // if all of them can take the database-only path (ENABLE/DISABLE, this
+  // manager's apps, no older pending command outside the run); returns
+  // false, adding nothing, otherwise.
+  Result<bool> add_db_only(const Command& command, DbOnlyRun& run);
+  // After the run's commit: metrics, one log line per command, one ack.
+  void finish_run(const DbOnlyRun& run, const std::vector<ClaimResult>& results, uint64_t last_tag);
   // Applies one command (a broker delivery or a swept row). Returns
   // retryable errors (the store is unavailable) to the caller, which must
   // not acknowledge; other errors mean the command cannot be recorded.

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <array>
+#include <charconv>
 #include <vector>
 
 namespace dc::store_detail {
@@ -74,6 +75,14 @@ SqlRows PgResult::rows() const {
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+int64_t PgResult::changed() const {
+  if (result_ == nullptr) return 0;
+  const std::string_view count = PQcmdTuples(result_);  // "" for a statement that changes no rows
+  int64_t n = 0;
+  std::from_chars(count.data(), count.data() + count.size(), n);
+  return n;
 }
 
 Result<PgConnection> PgConnection::connect(const std::string& url, std::string describe) {

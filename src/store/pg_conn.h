@@ -35,6 +35,8 @@ class PgResult {
 
   // Every row, each column in text form (nullopt for NULL).
   SqlRows rows() const;
+  // Rows an INSERT, UPDATE or DELETE changed (PQcmdTuples); 0 otherwise.
+  int64_t changed() const;
 
  private:
   pg_result* result_ = nullptr;

@@ -76,6 +76,14 @@ Result<SqlRows> PgSession::query(std::string_view sql, std::span<const SqlParam>
   return result->rows();
 }
 
+Result<int64_t> PgSession::execute(std::string_view sql, std::span<const SqlParam> params) {
+  if (auto st = check_storable(params); !st) return st.error();
+  if (auto st = ensure_connected(); !st) return st.error();
+  auto result = conn_.exec(sql, params);
+  if (!result) return result.error();
+  return result->changed();
+}
+
 Status PgSession::begin_write() {
   if (auto st = ensure_connected(); !st) return st;
   auto begun = conn_.exec("BEGIN", {});

@@ -29,6 +29,7 @@ class PgSession final : public SqlSession {
   std::string_view backend() const override { return "postgresql"; }
   const std::string& describe() const override { return conn_.describe(); }
   Result<SqlRows> query(std::string_view sql, std::span<const SqlParam> params) override;
+  Result<int64_t> execute(std::string_view sql, std::span<const SqlParam> params) override;
   Status begin_write() override;
   Status commit() override;
   void rollback() override;

@@ -63,6 +63,11 @@ class SqlSession {
   // database busy past the timeout: retry), conflict (constraint),
   // invalid_argument (a value the backend cannot store; names the field).
   virtual Result<SqlRows> query(std::string_view sql, std::span<const SqlParam> params) = 0;
+  // Runs one INSERT, UPDATE or DELETE without RETURNING and says how many
+  // rows it changed (an INSERT ... ON CONFLICT DO NOTHING that met a
+  // conflict changed none). Cheaper than RETURNING where only the count
+  // matters: SQLite buffers RETURNING rows in a temporary table.
+  virtual Result<int64_t> execute(std::string_view sql, std::span<const SqlParam> params) = 0;
 
   // Starts a transaction that will write: it takes the database's write
   // lock (SQLite: BEGIN IMMEDIATE) or at least begins (PostgreSQL; row locks

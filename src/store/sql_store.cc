@@ -241,7 +241,8 @@ class SqlStore final : public Store {
   Result<std::vector<ClaimResult>> claim_and_finish(std::span<const FinishedCommand> items,
                                                     std::string_view manager) override;
   Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit) override;
-  Result<std::vector<CommandRecord>> pending_before(std::string_view app_id, int64_t seq) override;
+  Result<CommandPlace> command_place(std::string_view cmd_id, std::string_view app_id) override;
+  Status in_transaction(const std::function<Status()>& body) override;
   Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) override;
   Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) override;
   Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) override;
@@ -260,20 +261,56 @@ class SqlStore final : public Store {
                                    const std::string& claimed_at);
   Status finish_locked(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
                        const Outcome& outcome, const std::string& executed_at);
+  // Both at once, for claim_and_finish().
+  Result<ClaimResult> claim_finished_locked(const FinishedCommand& item, std::string_view manager,
+                                            const std::string& stamp);
+  // Why a claim found no unclaimed row to take: claimed or finished already.
+  Result<ClaimResult> held_elsewhere(std::string_view cmd_id, std::string_view app_id);
+  // The app's state and mirror after a finished command (nothing when the
+  // outcome carries no app state).
+  Status mirror_outcome(std::string_view cmd_id, std::string_view app_id, const Outcome& outcome);
 
-  Result<SqlRows> run(std::string_view sql, std::initializer_list<SqlParam> params = {}) {
-    return db_->query(sql, std::span<const SqlParam>(params.begin(), params.size()));
+  // Every statement goes through these two. A failed statement inside a
+  // transaction dooms it: PostgreSQL has already aborted it, and would
+  // answer COMMIT with a silent rollback.
+  Result<SqlRows> run(std::string_view sql, std::span<const SqlParam> params) { return noted(db_->query(sql, params)); }
+  Result<int64_t> execute(std::string_view sql, std::span<const SqlParam> params) {
+    return noted(db_->execute(sql, params));
   }
-  Result<SqlRows> run(std::string_view sql, const std::vector<SqlParam>& params) { return db_->query(sql, params); }
+  Result<SqlRows> run(std::string_view sql, std::initializer_list<SqlParam> params = {}) {
+    return run(sql, std::span<const SqlParam>(params.begin(), params.size()));
+  }
+  Result<int64_t> execute(std::string_view sql, std::initializer_list<SqlParam> params) {
+    return execute(sql, std::span<const SqlParam>(params.begin(), params.size()));
+  }
+  template <class T>
+  Result<T> noted(Result<T> result) {
+    if (!result && transaction_open_) doomed_ = true;
+    return result;
+  }
 
   // Runs `body` (returning Result<T> or Status) inside one write
   // transaction: committed when it succeeds, rolled back when it or the
   // commit fails. Every error is prefixed with `what`.
+  //
+  // Inside in_transaction() the body joins the caller's transaction instead,
+  // and a failure there dooms it (the caller's commit turns into a
+  // rollback).
   template <class Body>
   std::invoke_result_t<Body&> write_transaction(std::string_view what, Body&& body) {
     using R = std::invoke_result_t<Body&>;
+    if (transaction_open_) {
+      R result = body();
+      if (result) return result;
+      doomed_ = true;
+      return R(result.error().with_context(what));
+    }
     if (auto begun = db_->begin_write(); !begun) return R(begun.error().with_context(what));
+    transaction_open_ = true;
+    doomed_ = false;
     R result = body();
+    transaction_open_ = false;
+    if (result && doomed_) result = R(Error(Errc::internal, "an operation inside the transaction failed"));
     if (!result) {
       db_->rollback();
       return R(result.error().with_context(what));
@@ -295,6 +332,8 @@ class SqlStore final : public Store {
   }
 
   std::unique_ptr<SqlSession> db_;
+  bool transaction_open_ = false;  // inside write_transaction()
+  bool doomed_ = false;            // something inside it failed
 };
 
 // ---------------------------------------------------------------- schema
@@ -433,6 +472,23 @@ std::vector<SqlParam> app_state_params(std::string_view app_id, const AppState& 
                                     : null("apps.stopped_at"));
   return params;
 }
+// $1..$7 of a new commands row: cmd_id, app_id, target, command, args,
+// issued_by, issued_at. A record from a source that did not say targets
+// its own app, has empty args and was issued now.
+std::vector<SqlParam> new_row_params(const CommandRecord& record) {
+  const TimePoint issued_at = record.issued_at == TimePoint{} ? now() : record.issued_at;
+  std::vector<SqlParam> params;
+  params.reserve(13);
+  params.push_back(text("commands.cmd_id", record.cmd_id));
+  params.push_back(text("commands.app_id", record.app_id));
+  params.push_back(text("commands.target", record.target.empty() ? record.app_id : record.target));
+  params.push_back(integer("commands.command", static_cast<int>(record.command)));
+  params.push_back(text("commands.args", record.args_json.empty() ? "{}" : record.args_json));
+  params.push_back(text("commands.issued_by", record.issued_by));
+  params.push_back(text("commands.issued_at", format_db_time(issued_at)));
+  return params;
+}
+
 constexpr std::string_view kSetAppStateColumns =
     "status = $2, disable = $3, pid = $4, proc_start = $5, exit_code = $6, started_at = $7, stopped_at = $8";
 
@@ -501,10 +557,7 @@ Result<std::vector<CommandRecord>> SqlStore::record_command(const Command& comma
       auto inserted =
           run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag) "
               "VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (cmd_id, app_id) DO NOTHING RETURNING seq",
-              {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-               text("commands.target", record.target), integer("commands.command", static_cast<int>(record.command)),
-               text("commands.args", record.args_json), text("commands.issued_by", record.issued_by),
-               text("commands.issued_at", format_db_time(record.issued_at))});
+              new_row_params(record));
       if (!inserted) return inserted.error();
       if (inserted->empty()) {
         return Error(Errc::conflict, "command id " + quoted(record.cmd_id) + " is already recorded for app " +
@@ -576,48 +629,43 @@ Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, std::s
 Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, std::string_view manager,
                                            const std::string& claimed_at) {
   // The claim proper: one conditional UPDATE. Of any number of concurrent
-  // callers exactly one sees the row unclaimed and gets it back; in
+  // callers exactly one sees the row unclaimed and changes it; in
   // PostgreSQL the others block on the row lock and then re-check the
   // condition against the committed row, in SQLite they queue on the
   // write lock (BEGIN IMMEDIATE).
-  auto updated =
-      run("UPDATE commands SET claimed_by = $3, claimed_at = $4 "
-          "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL RETURNING seq",
-          {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-           text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+  auto updated = execute(
+      "UPDATE commands SET claimed_by = $3, claimed_at = $4 "
+      "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL",
+      {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+       text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
   if (!updated) return updated.error();
-  if (!updated->empty()) return ClaimResult::claimed;
+  if (*updated > 0) return ClaimResult::claimed;
 
   // No unclaimed row: either none exists (a message from a source that did
   // not record it) or someone has it. Inserting the row already claimed
   // decides the first case atomically: the UNIQUE (cmd_id, app_id) key lets
   // exactly one concurrent insert through.
-  const TimePoint issued_at = record.issued_at == TimePoint{} ? now() : record.issued_at;
-  const std::string args = record.args_json.empty() ? "{}" : record.args_json;
-  auto inserted =
-      run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, "
-          "claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (cmd_id, app_id) DO NOTHING "
-          "RETURNING seq",
-          {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-           text("commands.target", record.target.empty() ? record.app_id : record.target),
-           integer("commands.command", static_cast<int>(record.command)), text("commands.args", args),
-           text("commands.issued_by", record.issued_by), text("commands.issued_at", format_db_time(issued_at)),
-           text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+  std::vector<SqlParam> params = new_row_params(record);
+  params.push_back(text("commands.claimed_by", manager));
+  params.push_back(text("commands.claimed_at", claimed_at));
+  auto inserted = execute(
+      "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, "
+      "claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (cmd_id, app_id) DO NOTHING",
+      params);
   if (!inserted) return inserted.error();
-  if (!inserted->empty()) {
-    // The app's mirror learns of the command as if it had been recorded.
-    auto mirrored =
-        run("UPDATE apps SET cmd = $2, cmd_flag = 0, cmd_id = $3, cmd_issued_by = $4, cmd_args = $5, "
-            "cmd_result = NULL WHERE app_id = $1",
-            {text("apps.app_id", record.app_id), integer("apps.cmd", static_cast<int>(record.command)),
-             text("apps.cmd_id", record.cmd_id), text("apps.cmd_issued_by", record.issued_by),
-             text("apps.cmd_args", args)});
-    if (!mirrored) return mirrored.error();
-    return ClaimResult::claimed;
-  }
+  if (*inserted == 0) return held_elsewhere(record.cmd_id, record.app_id);
+  // The app's mirror learns of the command as if it had been recorded.
+  auto mirrored = execute(
+      "UPDATE apps SET (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args "
+      "FROM commands WHERE cmd_id = $2 AND app_id = $1), cmd_flag = 0, cmd_result = NULL WHERE app_id = $1",
+      {text("apps.app_id", record.app_id), text("commands.cmd_id", record.cmd_id)});
+  if (!mirrored) return mirrored.error();
+  return ClaimResult::claimed;
+}
 
+Result<ClaimResult> SqlStore::held_elsewhere(std::string_view cmd_id, std::string_view app_id) {
   auto existing = run("SELECT flag FROM commands WHERE cmd_id = $1 AND app_id = $2",
-                      {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id)});
+                      {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
   if (!existing) return existing.error();
   if (existing->empty()) return Error(Errc::internal, "the row vanished between insert and read");
   RowReader r(existing->front(), "commands row");
@@ -628,15 +676,14 @@ Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, std::str
 
 Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
                                const Outcome& outcome, const std::string& executed_at) {
-  auto updated =
-      run("UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7 "
-          "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0 "
-          "RETURNING command, issued_by, args",
-          {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id), text("commands.claimed_by", manager),
-           integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
-           text("commands.path", to_string(outcome.path)), text("commands.executed_at", executed_at)});
+  auto updated = execute(
+      "UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7 "
+      "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0",
+      {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id), text("commands.claimed_by", manager),
+       integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
+       text("commands.path", to_string(outcome.path)), text("commands.executed_at", executed_at)});
   if (!updated) return updated.error();
-  if (updated->empty()) {
+  if (*updated == 0) {
     // Say why, so the caller's log line explains the refusal.
     auto existing = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
                         {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
@@ -652,25 +699,58 @@ Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id,
     if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
     return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
   }
-  if (!outcome.app_state) return ok_status();
+  return mirror_outcome(cmd_id, app_id, outcome);
+}
 
-  RowReader r(updated->front(), "commands row");
-  const int64_t command = r.integer(0, "command");
-  if (r.error()) return *r.error();
+Status SqlStore::mirror_outcome(std::string_view cmd_id, std::string_view app_id, const Outcome& outcome) {
+  if (!outcome.app_state) return ok_status();
   std::vector<SqlParam> params = app_state_params(app_id, *outcome.app_state);
-  params.push_back(integer("apps.cmd", command));
+  params.push_back(text("commands.cmd_id", cmd_id));
   params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
-  params.push_back(text("apps.cmd_id", cmd_id));
-  params.push_back(optional_text("apps.cmd_issued_by", updated->front().at(1)));
-  params.push_back(optional_text("apps.cmd_args", updated->front().at(2)));
   params.push_back(text("apps.cmd_result", outcome.result));
-  // An app removed meanwhile matches no row: the command's outcome stands.
-  auto mirrored = run("UPDATE apps SET " + std::string(kSetAppStateColumns) +
-                          ", cmd = $9, cmd_flag = $10, cmd_id = $11, cmd_issued_by = $12, cmd_args = $13, "
-                          "cmd_result = $14 WHERE app_id = $1",
-                      params);
+  // The mirror copies the command from its row. An app removed meanwhile
+  // matches no row: the command's outcome stands.
+  auto mirrored = execute("UPDATE apps SET " + std::string(kSetAppStateColumns) +
+                              ", (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args "
+                              "FROM commands WHERE cmd_id = $9 AND app_id = $1), cmd_flag = $10, cmd_result = $11 "
+                              "WHERE app_id = $1",
+                          params);
   if (!mirrored) return mirrored.error();
   return ok_status();
+}
+
+Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item, std::string_view manager,
+                                                    const std::string& stamp) {
+  const CommandRecord& record = item.record;
+  const Outcome& outcome = item.outcome;
+  // claim() and finish() in one step: an unclaimed row becomes finished,
+  // or (nobody recorded it) is inserted finished. The same conditions
+  // decide the winner as in claim_locked().
+  auto updated = execute(
+      "UPDATE commands SET claimed_by = $3, claimed_at = $4, executed_at = $4, flag = $5, result = $6, path = $7 "
+      "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL",
+      {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+       text("commands.claimed_by", manager), text("commands.claimed_at", stamp),
+       integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
+       text("commands.path", to_string(outcome.path))});
+  if (!updated) return updated.error();
+  if (*updated == 0) {
+    std::vector<SqlParam> params = new_row_params(record);
+    params.push_back(text("commands.claimed_by", manager));
+    params.push_back(text("commands.claimed_at", stamp));
+    params.push_back(integer("commands.flag", static_cast<int>(outcome.flag)));
+    params.push_back(text("commands.result", outcome.result));
+    params.push_back(text("commands.path", to_string(outcome.path)));
+    auto inserted = execute(
+        "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, claimed_by, claimed_at, "
+        "executed_at, flag, result, path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) "
+        "ON CONFLICT (cmd_id, app_id) DO NOTHING",
+        params);
+    if (!inserted) return inserted.error();
+    if (*inserted == 0) return held_elsewhere(record.cmd_id, record.app_id);
+  }
+  if (auto st = mirror_outcome(record.cmd_id, record.app_id, outcome); !st) return st.error();
+  return ClaimResult::claimed;
 }
 
 Result<std::vector<ClaimResult>> SqlStore::claim_and_finish(std::span<const FinishedCommand> items,
@@ -691,13 +771,8 @@ Result<std::vector<ClaimResult>> SqlStore::claim_and_finish(std::span<const Fini
     std::vector<ClaimResult> results;
     results.reserve(items.size());
     for (const auto& item : items) {
-      auto claimed = claim_locked(item.record, manager, stamp);
+      auto claimed = claim_finished_locked(item, manager, stamp);
       if (!claimed) return claimed.error();
-      if (*claimed == ClaimResult::claimed) {
-        if (auto st = finish_locked(item.record.cmd_id, item.record.app_id, manager, item.outcome, stamp); !st) {
-          return st.error();
-        }
-      }
       results.push_back(*claimed);
     }
     return results;
@@ -712,12 +787,31 @@ Result<std::vector<CommandRecord>> SqlStore::pending_for_manager(std::string_vie
                          {text("apps.manager", manager), integer("limit", effective_limit(limit))});
 }
 
-Result<std::vector<CommandRecord>> SqlStore::pending_before(std::string_view app_id, int64_t seq) {
-  return select_commands("list pending commands of app " + quoted(app_id) + " before seq " + std::to_string(seq),
-                         "SELECT " + std::string(kCommandColumns) +
-                             " FROM commands WHERE app_id = $1 AND seq < $2 AND flag = 0 AND claimed_by IS NULL"
-                             " ORDER BY seq",
-                         {text("commands.app_id", app_id), integer("commands.seq", seq)});
+Status SqlStore::in_transaction(const std::function<Status()>& body) {
+  if (transaction_open_) {
+    return Error(Errc::invalid_argument, "a store transaction is already open; in_transaction() does not nest");
+  }
+  return write_transaction("transaction", body);
+}
+
+Result<CommandPlace> SqlStore::command_place(std::string_view cmd_id, std::string_view app_id) {
+  // One statement (each condition has its index), so both parts are read
+  // from the same snapshot.
+  auto rows = select_commands("find command " + quoted(cmd_id) + " in the queue of app " + quoted(app_id),
+                              "SELECT " + std::string(kCommandColumns) +
+                                  " FROM commands WHERE app_id = $2 AND (cmd_id = $1 OR (flag = 0 AND claimed_by IS "
+                                  "NULL)) ORDER BY seq",
+                              {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
+  if (!rows) return rows.error();
+  CommandPlace place;
+  for (auto& row : *rows) {
+    if (row.cmd_id == cmd_id) {
+      place.row = std::move(row);
+      break;  // later rows were issued after it
+    }
+    place.earlier.push_back(std::move(row));
+  }
+  return place;
 }
 
 Result<std::vector<CommandRecord>> SqlStore::claimed_unfinished(std::string_view manager) {

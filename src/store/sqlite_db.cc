@@ -128,6 +128,8 @@ Result<SqliteStatement> SqliteDb::prepare(std::string_view sql) {
   return SqliteStatement(db_, stmt, describe_);
 }
 
+int64_t SqliteDb::changes() const { return sqlite3_changes64(db_); }
+
 bool SqliteDb::autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
 
 Status SqliteDb::set_busy_timeout(int milliseconds) {

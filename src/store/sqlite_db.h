@@ -40,6 +40,8 @@ class SqliteDb {
   // Runs SQL text without parameters or results (BEGIN, COMMIT, PRAGMA x=y).
   Status exec(std::string_view sql);
   Result<SqliteStatement> prepare(std::string_view sql);
+  // Rows changed by the most recent INSERT, UPDATE or DELETE.
+  int64_t changes() const;
   // True when no transaction is open.
   bool autocommit() const;
   // While another connection holds the lock, retry for up to `milliseconds`

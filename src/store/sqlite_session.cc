@@ -33,8 +33,8 @@ Result<std::unique_ptr<SqliteSession>> SqliteSession::open(const std::string& pa
   return session;
 }
 
-Result<SqlRows> SqliteSession::query(std::string_view sql, std::span<const SqlParam> params) {
-  auto it = statements_.find(std::string(sql));
+Result<SqliteStatement*> SqliteSession::bound(std::string_view sql, std::span<const SqlParam> params) {
+  auto it = statements_.find(sql);
   if (it == statements_.end()) {
     auto prepared = db_.prepare(to_sqlite_placeholders(sql));
     if (!prepared) return prepared.error();
@@ -44,12 +44,33 @@ Result<SqlRows> SqliteSession::query(std::string_view sql, std::span<const SqlPa
   for (size_t i = 0; i < params.size(); ++i) {
     if (auto st = statement.bind(static_cast<int>(i + 1), params[i].value, params[i].field); !st) return st.error();
   }
-  return statement.run();
+  return &statement;
 }
 
-Status SqliteSession::begin_write() { return db_.exec("BEGIN IMMEDIATE"); }
+Result<SqlRows> SqliteSession::query(std::string_view sql, std::span<const SqlParam> params) {
+  auto statement = bound(sql, params);
+  if (!statement) return statement.error();
+  return (*statement)->run();
+}
 
-Status SqliteSession::commit() { return db_.exec("COMMIT"); }
+Result<int64_t> SqliteSession::execute(std::string_view sql, std::span<const SqlParam> params) {
+  auto statement = bound(sql, params);
+  if (!statement) return statement.error();
+  if (auto rows = (*statement)->run(); !rows) return rows.error();
+  return db_.changes();
+}
+
+// Prepared once, like every other statement: a manager opens thousands of
+// transactions a second.
+Status SqliteSession::begin_write() {
+  if (auto begun = execute("BEGIN IMMEDIATE", {}); !begun) return begun.error();
+  return ok_status();
+}
+
+Status SqliteSession::commit() {
+  if (auto committed = execute("COMMIT", {}); !committed) return committed.error();
+  return ok_status();
+}
 
 void SqliteSession::rollback() {
   // SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).

@@ -6,8 +6,10 @@
 // Private to the store layer.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "store/sql_session.h"
@@ -28,6 +30,7 @@ class SqliteSession final : public SqlSession {
   std::string_view backend() const override { return "sqlite"; }
   const std::string& describe() const override { return db_.describe(); }
   Result<SqlRows> query(std::string_view sql, std::span<const SqlParam> params) override;
+  Result<int64_t> execute(std::string_view sql, std::span<const SqlParam> params) override;
   Status begin_write() override;
   Status commit() override;
   void rollback() override;
@@ -38,11 +41,18 @@ class SqliteSession final : public SqlSession {
 
  private:
   explicit SqliteSession(SqliteDb db) : db_(std::move(db)) {}
+  // The prepared statement for `sql` with `params` bound.
+  Result<SqliteStatement*> bound(std::string_view sql, std::span<const SqlParam> params);
 
   SqliteDb db_;
   // Prepared statements by their original SQL text. Declared after db_ so
   // they are finalized before the connection closes.
-  std::unordered_map<std::string, SqliteStatement> statements_;
+  // Looked up by string_view, without copying the SQL text.
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, SqliteStatement, SqlHash, std::equal_to<>> statements_;
 };
 
 }  // namespace dc::store_detail

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -121,6 +122,12 @@ struct FinishedCommand {
   Outcome outcome;
 };
 
+// Where one command stands in its app's queue (Store::command_place).
+struct CommandPlace {
+  std::optional<CommandRecord> row;    // nullopt: no source recorded it
+  std::vector<CommandRecord> earlier;  // the app's unclaimed PENDING rows before it, oldest first
+};
+
 struct AppFilter {
   std::optional<std::string> manager;
   bool scheduled_only = false;  // only apps with a schedule
@@ -210,11 +217,20 @@ class Store {
   // lets a manager keep up with the broker. Returns one result per item.
   virtual Result<std::vector<ClaimResult>> claim_and_finish(std::span<const FinishedCommand> items,
                                                             std::string_view manager) = 0;
+  // Runs `body` as ONE write transaction: every store call it makes reads
+  // and writes inside it, so what it read still holds when it writes.
+  // Committed when `body` succeeds; rolled back when it fails, or when any
+  // store call inside it failed (even one `body` chose to ignore). Keep it
+  // short: it holds the database's write lock (SQLite). Not nestable.
+  virtual Status in_transaction(const std::function<Status()>& body) = 0;
   // Unclaimed PENDING rows for apps owned by `manager`, in issue order
   // (a limit <= 0 means no limit, here and in CommandFilter).
   virtual Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit = 1000) = 0;
-  // Unclaimed PENDING rows for `app_id` issued before `seq`, in issue order.
-  virtual Result<std::vector<CommandRecord>> pending_before(std::string_view app_id, int64_t seq) = 0;
+  // Command `cmd_id`'s row for `app_id` and the app's unclaimed PENDING rows
+  // issued before it (every one of them when the command is not recorded),
+  // read together: what a manager checks before it runs a command in
+  // per-app order.
+  virtual Result<CommandPlace> command_place(std::string_view cmd_id, std::string_view app_id) = 0;
   // Rows claimed by `manager` but never finished (crash recovery).
   virtual Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) = 0;
   virtual Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) = 0;

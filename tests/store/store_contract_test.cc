@@ -433,6 +433,10 @@ TEST_P(StoreContract, ClaimAndFinishRecordsARunInOneGo) {
   EXPECT_FALSE(a1->disable);
   EXPECT_EQ(a1->cmd_id, "ext-1");
   EXPECT_EQ(a1->cmd_flag, CmdFlag::executed);
+  EXPECT_EQ(a1->cmd, CmdName::enable);
+  EXPECT_EQ(a1->cmd_issued_by, ext[0].issued_by);
+  EXPECT_EQ(a1->cmd_args, ext[0].args_json);
+  EXPECT_EQ(a1->cmd_result, "enabled");
 
   // A run with a bad item records nothing.
   std::vector<FinishedCommand> bad{{record_for("c9", "a1", CmdName::enable), executed("enabled", enabled)},
@@ -440,6 +444,52 @@ TEST_P(StoreContract, ClaimAndFinishRecordsARunInOneGo) {
   EXPECT_ERRC(store_->claim_and_finish(bad, "m1"), Errc::invalid_argument);
   ASSERT_OK_AND_ASSIGN(auto c9, store_->get_command("c9"));
   EXPECT_TRUE(c9.empty());
+}
+
+TEST_P(StoreContract, InTransactionCommitsOnSuccessOnly) {
+  ASSERT_OK(store_->add_app(make_app("a1", "m1")));
+  AppState enabled;
+  const std::vector<FinishedCommand> first{{record_for("t1", "a1", CmdName::enable), executed("enabled", enabled)}};
+  const std::vector<FinishedCommand> second{{record_for("t2", "a1", CmdName::enable), executed("enabled", enabled)}};
+
+  // Reads inside see the transaction's own writes; all of it commits.
+  ASSERT_OK(store_->in_transaction([&]() -> Status {
+    auto claimed = store_->claim_and_finish(first, "m1");
+    if (!claimed) return claimed.error();
+    auto place = store_->command_place("t1", "a1");
+    if (!place) return place.error();
+    EXPECT_TRUE(place->row.has_value());
+    return ok_status();
+  }));
+  ASSERT_OK_AND_ASSIGN(auto t1, store_->get_command("t1"));
+  ASSERT_EQ(t1.size(), 1u);
+  EXPECT_EQ(t1[0].flag, CmdFlag::executed);
+
+  // The body fails: nothing it wrote stays.
+  EXPECT_ERRC(store_->in_transaction([&]() -> Status {
+    auto claimed = store_->claim_and_finish(second, "m1");
+    if (!claimed) return claimed.error();
+    return Error(Errc::internal, "the caller changed its mind");
+  }),
+              Errc::internal);
+  ASSERT_OK_AND_ASSIGN(auto t2, store_->get_command("t2"));
+  EXPECT_TRUE(t2.empty());
+
+  // A store call inside failed and the body ignored it: still rolled back.
+  EXPECT_FALSE(store_->in_transaction([&]() -> Status {
+    auto claimed = store_->claim_and_finish(second, "m1");
+    if (!claimed) return claimed.error();
+    (void)store_->finish("no-such-command", "a1", "m1", executed("enabled", enabled));
+    return ok_status();
+  }));
+  ASSERT_OK_AND_ASSIGN(auto t2_again, store_->get_command("t2"));
+  EXPECT_TRUE(t2_again.empty());
+
+  // No nesting.
+  EXPECT_ERRC(store_->in_transaction([&]() -> Status { return store_->in_transaction([] { return ok_status(); }); }),
+              Errc::invalid_argument);
+  // The store is usable afterwards.
+  ASSERT_OK(store_->claim_and_finish(second, "m1"));
 }
 
 TEST_P(StoreContract, GetsOneRowAndListsScheduledApps) {
@@ -540,11 +590,30 @@ TEST_P(StoreContract, PendingQueriesFollowIssueOrder) {
   EXPECT_EQ(limited[0].cmd_id, "a1-0");
   EXPECT_EQ(limited[1].cmd_id, "a2-0");
 
-  ASSERT_OK_AND_ASSIGN(auto before, store_->pending_before("a1", a1_rows[3].seq));
-  ASSERT_EQ(before.size(), 1u);  // 1 is claimed, 2 finished
-  EXPECT_EQ(before[0].cmd_id, "a1-0");
-  ASSERT_OK_AND_ASSIGN(auto before_first, store_->pending_before("a1", a1_rows[0].seq));
-  EXPECT_TRUE(before_first.empty());
+  ASSERT_OK_AND_ASSIGN(auto place, store_->command_place("a1-3", "a1"));
+  ASSERT_TRUE(place.row.has_value());
+  EXPECT_EQ(place.row->seq, a1_rows[3].seq);
+  EXPECT_EQ(place.row->flag, CmdFlag::pending);
+  ASSERT_EQ(place.earlier.size(), 1u);  // 1 is claimed, 2 finished
+  EXPECT_EQ(place.earlier[0].cmd_id, "a1-0");
+  ASSERT_OK_AND_ASSIGN(auto first, store_->command_place("a1-0", "a1"));
+  ASSERT_TRUE(first.row.has_value());
+  EXPECT_TRUE(first.earlier.empty());
+  // A finished command's own row comes back as it is.
+  ASSERT_OK_AND_ASSIGN(auto finished, store_->command_place("a1-2", "a1"));
+  ASSERT_TRUE(finished.row.has_value());
+  EXPECT_EQ(finished.row->flag, CmdFlag::executed);
+  ASSERT_EQ(finished.earlier.size(), 1u);
+  // Not recorded: every unclaimed pending row of the app is earlier.
+  ASSERT_OK_AND_ASSIGN(auto unrecorded, store_->command_place("never-recorded", "a1"));
+  EXPECT_FALSE(unrecorded.row.has_value());
+  ASSERT_EQ(unrecorded.earlier.size(), 2u);
+  EXPECT_EQ(unrecorded.earlier[0].cmd_id, "a1-0");
+  EXPECT_EQ(unrecorded.earlier[1].cmd_id, "a1-3");
+  // Another app's rows never show.
+  ASSERT_OK_AND_ASSIGN(auto other, store_->command_place("a1-3", "a2"));
+  EXPECT_FALSE(other.row.has_value());
+  EXPECT_EQ(other.earlier.size(), 4u);
 
   ASSERT_OK_AND_ASSIGN(auto unfinished, store_->claimed_unfinished("m1"));
   ASSERT_EQ(unfinished.size(), 1u);
