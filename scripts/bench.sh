@@ -2,7 +2,7 @@
 # Benchmarks of dc against the design note's Python stack (pika) on a private
 # broker and database; writes build/bench/results.json and docs/BENCHMARKS.md.
 #
-#   make bench            full run (about 15-25 minutes on 2 cores)
+#   make bench            full run (about 5-10 minutes on 2 cores)
 #   make bench QUICK=1    short run (under 5 minutes): fewer messages and repetitions
 #
 # Environment (optional): BUILD (build dir, default build), BENCH_RABBIT_PORT
