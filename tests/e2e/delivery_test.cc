@@ -2,7 +2,8 @@
 // several managers, a command waiting in the durable queue of a manager
 // that is down, duplicate deliveries taking effect once, per-app order when
 // a publish was lost, an outside pika client publishing the design note's
-// message, and poison messages dead-lettered without stopping the manager.
+// message, poison messages dead-lettered without stopping the manager, and
+// a preloaded queue of mixed commands taken in runs.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -190,6 +191,74 @@ TEST_P(E2eDeliveryTest, PikaClientPublishingTheDesignNoteMessageGetsItExecuted) 
   ASSERT_TRUE(wait_until([&] { return !(passed = w().passed_env(rows[0].cmd_id, app_id)).empty(); }, 10s));
   EXPECT_EQ(json::parse(passed["DC_ARGS"], nullptr, false), expected_args) << passed["DC_ARGS"];
   EXPECT_EQ(passed["DC_APP_ID"], app_id);
+}
+
+TEST_P(E2eDeliveryTest, APreloadedMixedQueueRunsEachCommandOnceInPerAppOrder) {
+  // Everything waits in the queue before the manager starts, so it arrives
+  // together, up to the prefetch window: runs of ENABLE/DISABLE share a
+  // transaction, a START in the middle takes the general path, poison and a
+  // duplicate sit among them.
+  const std::string manager = w().unique("mgr");
+  const std::string flags = w().unique("flags");
+  const std::string runner = w().unique("runner");
+  const std::string late = w().unique("late");
+  ASSERT_TRUE(w().add_app(flags, manager, {"/bin/true"}));
+  ASSERT_TRUE(w().add_app(runner, manager, {collector_app()}));
+  ASSERT_TRUE(w().add_app(late, manager, {"/bin/true"}));
+  ASSERT_TRUE(w().declare_queue(manager));
+
+  // A source recorded DISABLE for `late` but never published it: it must
+  // run before the ENABLE for `late` in the queue (the start-up sweep or the
+  // per-app order check takes it, whichever comes first).
+  const Command unpublished = make_command(CmdName::disable, late);
+  ASSERT_TRUE(w().store().record_command(unpublished).ok());
+  const std::vector<Command> commands = {
+      make_command(CmdName::disable, flags), make_command(CmdName::enable, flags),
+      make_command(CmdName::start, runner),  make_command(CmdName::disable, runner),
+      make_command(CmdName::disable, flags), make_command(CmdName::enable, late),
+  };
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const Command& c = commands[i];
+    ASSERT_TRUE(w().publish(manager, serialize_command_body(c), c.id, /*copies=*/i == 1 ? 2 : 1));
+    if (i == 0) {
+      ASSERT_TRUE(w().publish(manager, "not a command", ""));
+    }
+  }
+  ASSERT_NE(start(manager, {{"DC_RABBIT_PREFETCH", "64"}}), nullptr);
+
+  std::vector<CommandRecord> outcome;
+  for (const Command& c : commands) {
+    auto rows = w().wait_outcome(c.id);
+    ASSERT_EQ(rows.size(), 1u) << to_string(c.name) << " " << c.app_id;
+    EXPECT_EQ(rows[0].flag, CmdFlag::executed) << to_string(c.name) << " " << c.app_id;
+    EXPECT_EQ(rows[0].path, DeliveryPath::broker);
+    ASSERT_TRUE(rows[0].executed_at.has_value());
+    outcome.push_back(rows[0]);
+  }
+  auto older = w().wait_outcome(unpublished.id);
+  ASSERT_EQ(older.size(), 1u);
+  EXPECT_EQ(older[0].flag, CmdFlag::executed) << "the recorded, unpublished command was not run first";
+  ASSERT_TRUE(older[0].executed_at.has_value());
+
+  // Per-app order, and the last word of each app stands.
+  EXPECT_LE(*outcome[0].executed_at, *outcome[1].executed_at);
+  EXPECT_LE(*outcome[1].executed_at, *outcome[4].executed_at);
+  EXPECT_LE(*outcome[2].executed_at, *outcome[3].executed_at);
+  EXPECT_LE(*older[0].executed_at, *outcome[5].executed_at);
+  EXPECT_TRUE(w().app(flags)->disable);
+  EXPECT_EQ(w().app(flags)->cmd_id, commands[4].id);
+  EXPECT_TRUE(w().app(runner)->disable);
+  EXPECT_EQ(w().app(runner)->status, AppStatus::running);
+  EXPECT_FALSE(w().app(late)->disable) << "the older DISABLE took effect after the newer ENABLE";
+
+  // Each ran once; the poison went to the dead letters; nothing is left.
+  EXPECT_EQ(w().rows_of_app(flags).size(), 3u);
+  EXPECT_TRUE(wait_until([&] { return w().witness_lines(runner).size() == 1; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return w().queue_count(w().dead_letter_queue()) == std::optional<uint32_t>(1); }, 10s))
+      << "dead letters: " << w().queue_count(w().dead_letter_queue()).value_or(9999);
+  EXPECT_TRUE(wait_until([&] { return w().queue_count(manager) == std::optional<uint32_t>(0); }, 10s));
+  ASSERT_EQ(w().issue_marker_and_wait(runner), CmdFlag::executed);
+  EXPECT_EQ(w().witness_lines(runner).size(), 1u) << "the app was started twice";
 }
 
 TEST_P(E2eDeliveryTest, PoisonIsDeadLetteredAndTheManagerCarriesOn) {
