@@ -12,6 +12,8 @@
 //   null-consume  consumes and acks N messages with dc's Consumer, nothing else
 //   latency       publishes at a fixed rate and reads executed_at back
 //   fallback      issue_command() with the broker down, time to EXECUTED
+//   store-loop    the store work dc-manager does for one ENABLE/DISABLE at
+//                 prefetch 1, back to back on a hot CPU (no broker)
 //
 // Every wait is bounded by --timeout.
 #include <CLI/CLI.hpp>
@@ -373,6 +375,51 @@ int run_fallback(const std::string& db_url, int dead_port, const std::string& ap
   return 0;
 }
 
+// ---------------------------------------------------------------- store-loop
+
+// What dc-manager's database-only path does for a run of one command (see
+// Manager::handle_deliveries): one transaction with get_app, command_place
+// and claim_and_finish. Back to back, so caches stay warm: set against the
+// manager's CPU per command at prefetch 1, it shows what waking for every
+// message costs.
+int run_store_loop(const std::string& db_url, size_t count, size_t apps) {
+  auto store = must(Store::open(db_url), "opening the store");
+  const auto start = Clock::now();
+  for (size_t i = 0; i < count; ++i) {
+    const Command command = bench_command(i, apps);
+    Status st = store->in_transaction([&]() -> Status {
+      auto app = store->get_app(command.app_id);
+      if (!app) return app.error();
+      if (!*app) return Error(Errc::not_found, "no app " + command.app_id + "; register the bench apps first");
+      auto place = store->command_place(command.id, command.app_id);
+      if (!place) return place.error();
+      AppState state;
+      state.status = (*app)->status;
+      state.disable = command.name == CmdName::disable;
+      FinishedCommand item;
+      item.record.cmd_id = command.id;
+      item.record.app_id = command.app_id;
+      item.record.target = command.app_id;
+      item.record.command = command.name;
+      item.record.args_json = command.args_json;
+      item.record.issued_by = command.issued_by;
+      item.record.issued_at = command.issued_at;
+      item.outcome = Outcome{CmdFlag::executed, state.disable ? "disabled" : "enabled", DeliveryPath::broker, state};
+      auto claimed = store->claim_and_finish(std::span<const FinishedCommand>(&item, 1), "bench_store_loop");
+      if (!claimed) return claimed.error();
+      return ok_status();
+    });
+    if (!st) fail("store loop: " + st.error().message());
+  }
+  const double seconds = seconds_since(start);
+  std::cout << Json{{"count", count},
+                    {"seconds", seconds},
+                    {"us_per_command", seconds * 1e6 / static_cast<double>(count)}}
+                   .dump()
+            << '\n';
+  return 0;
+}
+
 int main_impl(int argc, char** argv) {
   CLI::App app{"dc-bench: measurements for make bench (see docs/BENCHMARKS.md)"};
   app.require_subcommand(1);
@@ -426,6 +473,11 @@ int main_impl(int argc, char** argv) {
   fallback->add_option("--repetitions", repetitions);
   fallback->add_option("--timeout", timeout_s);
 
+  auto* store_loop = app.add_subcommand("store-loop", "the store work of one command at prefetch 1, in a hot loop");
+  store_loop->add_option("--db-url", db_url)->required();
+  store_loop->add_option("--count", count);
+  store_loop->add_option("--apps", apps, "registered apps app-00000 ...");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -437,6 +489,7 @@ int main_impl(int argc, char** argv) {
   if (*null_consume) return run_null_consume(flags, queue, prefetch, count, timeout_s);
   if (*latency) return run_latency(flags, queue, db_url, rate, count, apps, timeout_s);
   if (*fallback) return run_fallback(db_url, dead_port, app_id, repetitions, timeout_s);
+  if (*store_loop) return run_store_loop(db_url, count, apps);
   return 2;
 }
 

@@ -269,6 +269,13 @@ EOF
 )
 emit "@machine.disk_fsync_commits_per_s" "$fsync_rate"
 
+log "store loop: the store work of one command at prefetch 1, back to back (no broker), $drain_reps runs"
+for ((rep = 1; rep <= drain_reps; rep++)); do
+  db=$(fresh_db "$out/drain.sqlite3" store-loop.sqlite3)
+  w=$("$bench_bin" store-loop --db-url "sqlite://$db" --count "$drain_count" --apps "$drain_apps") || die "store loop failed"
+  emit store_loop_us "$(jget us_per_command <<<"$w")"
+done
+
 # ------------------------------------------------------------ latency
 
 log "latency: ENABLE/DISABLE published at 200/s, publish -> executed_at, $latency_reps repetitions of $latency_count"
