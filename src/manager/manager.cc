@@ -347,7 +347,7 @@ Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
     targets.push_back(command.app_id);
   }
   // Every target must be able to take this path before any is added.
-  std::vector<std::string> open;
+  std::vector<std::pair<std::string, bool>> open;  // (app_id, its row exists)
   int duplicates = 0;
   for (auto& app_id : targets) {
     auto place = store_->command_place(command.id, app_id);
@@ -361,10 +361,10 @@ Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
     for (const auto& row : place->earlier) {
       if (!run.queued.contains({row.cmd_id, row.app_id})) return false;
     }
-    open.push_back(std::move(app_id));
+    open.emplace_back(std::move(app_id), place->row.has_value());
   }
   run.duplicates += duplicates;
-  for (auto& app_id : open) {
+  for (auto& [app_id, row_exists] : open) {
     App& app = run.apps.at(app_id);
     app.disable = command.name == CmdName::disable;
     AppState state = state_of(app);
@@ -374,6 +374,7 @@ Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
     FinishedCommand item;
     item.record = record_for(command, app_id);
     item.outcome = Outcome{CmdFlag::executed, app.disable ? "disabled" : "enabled", DeliveryPath::broker, state};
+    item.row_exists = row_exists;
     run.queued.insert({command.id, std::move(app_id)});
     run.items.push_back(std::move(item));
   }

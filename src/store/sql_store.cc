@@ -267,8 +267,9 @@ class SqlStore final : public Store {
   // Why a claim found no unclaimed row to take: claimed or finished already.
   Result<ClaimResult> held_elsewhere(std::string_view cmd_id, std::string_view app_id);
   // The app's state and mirror after a finished command (nothing when the
-  // outcome carries no app state).
-  Status mirror_outcome(std::string_view cmd_id, std::string_view app_id, const Outcome& outcome);
+  // outcome carries no app state). `inserted`: the row was just inserted
+  // from `record`, so its values need not be read back.
+  Status mirror_outcome(const CommandRecord& record, const Outcome& outcome, bool inserted);
 
   // Every statement goes through these two. A failed statement inside a
   // transaction dooms it: PostgreSQL has already aborted it, and would
@@ -699,22 +700,36 @@ Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id,
     if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
     return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
   }
-  return mirror_outcome(cmd_id, app_id, outcome);
+  CommandRecord finished;
+  finished.cmd_id = std::string(cmd_id);
+  finished.app_id = std::string(app_id);
+  return mirror_outcome(finished, outcome, /*inserted=*/false);
 }
 
-Status SqlStore::mirror_outcome(std::string_view cmd_id, std::string_view app_id, const Outcome& outcome) {
+Status SqlStore::mirror_outcome(const CommandRecord& record, const Outcome& outcome, bool inserted) {
   if (!outcome.app_state) return ok_status();
-  std::vector<SqlParam> params = app_state_params(app_id, *outcome.app_state);
-  params.push_back(text("commands.cmd_id", cmd_id));
+  std::vector<SqlParam> params = app_state_params(record.app_id, *outcome.app_state);
+  params.push_back(text("commands.cmd_id", record.cmd_id));
   params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
   params.push_back(text("apps.cmd_result", outcome.result));
-  // The mirror copies the command from its row. An app removed meanwhile
-  // matches no row: the command's outcome stands.
-  auto mirrored = execute("UPDATE apps SET " + std::string(kSetAppStateColumns) +
-                              ", (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args "
-                              "FROM commands WHERE cmd_id = $9 AND app_id = $1), cmd_flag = $10, cmd_result = $11 "
-                              "WHERE app_id = $1",
-                          params);
+  // The mirror copies the command from its row: from `record` when this
+  // transaction has just inserted the row from it, else read from the row.
+  // An app removed meanwhile matches no row: the command's outcome stands.
+  static const std::string copy_from_row =
+      "UPDATE apps SET " + std::string(kSetAppStateColumns) +
+      ", (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args FROM commands "
+      "WHERE cmd_id = $9 AND app_id = $1), cmd_flag = $10, cmd_result = $11 WHERE app_id = $1";
+  static const std::string copy_from_record =
+      "UPDATE apps SET " + std::string(kSetAppStateColumns) +
+      ", cmd_id = $9, cmd_flag = $10, cmd_result = $11, cmd = $12, cmd_issued_by = $13, cmd_args = $14 "
+      "WHERE app_id = $1";
+  if (inserted) {
+    std::vector<SqlParam> row = new_row_params(record);  // $4 command, $5 args, $6 issued_by
+    params.push_back(std::move(row[3]));
+    params.push_back(std::move(row[5]));
+    params.push_back(std::move(row[4]));
+  }
+  auto mirrored = execute(inserted ? copy_from_record : copy_from_row, params);
   if (!mirrored) return mirrored.error();
   return ok_status();
 }
@@ -725,31 +740,40 @@ Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item,
   const Outcome& outcome = item.outcome;
   // claim() and finish() in one step: an unclaimed row becomes finished,
   // or (nobody recorded it) is inserted finished. The same conditions
-  // decide the winner as in claim_locked().
-  auto updated = execute(
-      "UPDATE commands SET claimed_by = $3, claimed_at = $4, executed_at = $4, flag = $5, result = $6, path = $7 "
-      "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL",
-      {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-       text("commands.claimed_by", manager), text("commands.claimed_at", stamp),
-       integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
-       text("commands.path", to_string(outcome.path))});
-  if (!updated) return updated.error();
-  if (*updated == 0) {
+  // decide the winner as in claim_locked(). The likelier statement goes
+  // first; when it changes nothing, the other decides.
+  const auto update = [&] {
+    return execute(
+        "UPDATE commands SET claimed_by = $3, claimed_at = $4, executed_at = $4, flag = $5, result = $6, path = $7 "
+        "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL",
+        {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+         text("commands.claimed_by", manager), text("commands.claimed_at", stamp),
+         integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
+         text("commands.path", to_string(outcome.path))});
+  };
+  const auto insert = [&] {
     std::vector<SqlParam> params = new_row_params(record);
     params.push_back(text("commands.claimed_by", manager));
     params.push_back(text("commands.claimed_at", stamp));
     params.push_back(integer("commands.flag", static_cast<int>(outcome.flag)));
     params.push_back(text("commands.result", outcome.result));
     params.push_back(text("commands.path", to_string(outcome.path)));
-    auto inserted = execute(
+    return execute(
         "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, claimed_by, claimed_at, "
         "executed_at, flag, result, path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) "
         "ON CONFLICT (cmd_id, app_id) DO NOTHING",
         params);
-    if (!inserted) return inserted.error();
-    if (*inserted == 0) return held_elsewhere(record.cmd_id, record.app_id);
+  };
+  bool inserted = !item.row_exists;
+  auto changed = inserted ? insert() : update();
+  if (!changed) return changed.error();
+  if (*changed == 0) {
+    inserted = !inserted;
+    changed = inserted ? insert() : update();
+    if (!changed) return changed.error();
+    if (*changed == 0) return held_elsewhere(record.cmd_id, record.app_id);
   }
-  if (auto st = mirror_outcome(record.cmd_id, record.app_id, outcome); !st) return st.error();
+  if (auto st = mirror_outcome(record, outcome, inserted); !st) return st.error();
   return ClaimResult::claimed;
 }
 

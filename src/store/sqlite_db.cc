@@ -166,9 +166,13 @@ Status SqliteStatement::bind(int index, const SqlValue& value, std::string_view 
     rc = sqlite3_bind_int64(stmt_, index, *number);
   } else {
     const auto& bytes = std::get<std::string>(value);
-    rc = sqlite3_bind_text64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    rc = sqlite3_bind_text64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC, SQLITE_UTF8);
   }
-  if (rc != SQLITE_OK) return sqlite_error(db_, rc, describe_, "cannot bind " + std::string(field));
+  if (rc != SQLITE_OK) {
+    Error failure = sqlite_error(db_, rc, describe_, "cannot bind " + std::string(field));
+    sqlite3_clear_bindings(stmt_);  // no pointer into the caller's values outlives the call
+    return failure;
+  }
   return ok_status();
 }
 

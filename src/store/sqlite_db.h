@@ -79,7 +79,9 @@ class SqliteStatement {
   ~SqliteStatement();
 
   // Binds `value` to the 1-based parameter `index`. Text is bound with its
-  // explicit length, so embedded NUL bytes are stored intact.
+  // explicit length, so embedded NUL bytes are stored intact, and without a
+  // copy: `value` must outlive the statement's run() (the bindings are
+  // cleared when it returns).
   Status bind(int index, const SqlValue& value, std::string_view field);
   // Runs the statement to completion and returns all rows, then resets it
   // (bindings cleared) for reuse, on success and on failure alike.

@@ -120,6 +120,10 @@ struct Outcome {
 struct FinishedCommand {
   CommandRecord record;
   Outcome outcome;
+  // Whether a row for (cmd_id, app_id) is believed to exist. Only a hint of
+  // which statement to try first (update or insert); either way the outcome
+  // is right.
+  bool row_exists = true;
 };
 
 // Where one command stands in its app's queue (Store::command_place).

@@ -438,6 +438,33 @@ TEST_P(StoreContract, ClaimAndFinishRecordsARunInOneGo) {
   EXPECT_EQ(a1->cmd_args, ext[0].args_json);
   EXPECT_EQ(a1->cmd_result, "enabled");
 
+  // The row_exists hint only orders the statements: wrong either way, the
+  // outcome is the same.
+  ASSERT_OK_AND_ASSIGN(auto hinted, store_->record_command(make_command("c4", "a2", CmdName::disable)));
+  FinishedCommand recorded_but_hinted_absent{hinted[0], executed("disabled", disabled)};
+  recorded_but_hinted_absent.row_exists = false;
+  FinishedCommand absent_and_hinted_absent{record_for("ext-2", "a2", CmdName::enable), executed("enabled", enabled)};
+  absent_and_hinted_absent.row_exists = false;
+  FinishedCommand finished_and_hinted_absent{done[0], executed("enabled", enabled)};
+  finished_and_hinted_absent.row_exists = false;
+  std::vector<FinishedCommand> hints{recorded_but_hinted_absent, absent_and_hinted_absent, finished_and_hinted_absent};
+  ASSERT_OK_AND_ASSIGN(auto hinted_results, store_->claim_and_finish(hints, "m1"));
+  EXPECT_EQ(hinted_results[0], ClaimResult::claimed);
+  EXPECT_EQ(hinted_results[1], ClaimResult::claimed);
+  EXPECT_EQ(hinted_results[2], ClaimResult::already_finished);
+  ASSERT_OK_AND_ASSIGN(auto c4, store_->get_command("c4"));
+  ASSERT_EQ(c4.size(), 1u);
+  EXPECT_EQ(c4[0].flag, CmdFlag::executed);
+  EXPECT_EQ(c4[0].claimed_by, "m1");
+  ASSERT_OK_AND_ASSIGN(auto ext2, store_->get_command("ext-2"));
+  ASSERT_EQ(ext2.size(), 1u);
+  EXPECT_EQ(ext2[0].flag, CmdFlag::executed);
+  ASSERT_OK_AND_ASSIGN(auto a2, store_->get_app("a2"));
+  EXPECT_EQ(a2->cmd_id, "ext-2");
+  EXPECT_EQ(a2->cmd_issued_by, "outside@source");
+  EXPECT_EQ(a2->cmd_args, "{}");
+  EXPECT_FALSE(a2->disable);
+
   // A run with a bad item records nothing.
   std::vector<FinishedCommand> bad{{record_for("c9", "a1", CmdName::enable), executed("enabled", enabled)},
                                    {record_for("c10", "../x", CmdName::enable), executed("enabled", enabled)}};
