@@ -219,7 +219,8 @@ int run_publish(const BrokerFlags& flags, const std::string& queue, const std::s
 
 // ---------------------------------------------------------------- null-consume
 
-int run_null_consume(const BrokerFlags& flags, const std::string& queue, int prefetch, size_t count, double timeout_s) {
+int run_null_consume(const BrokerFlags& flags, const std::string& queue, int prefetch, size_t count, double timeout_s,
+                     bool ack_each) {
   auto conn = must(broker::Connection::open(settings_for(flags, "dc-bench null consumer")), "connecting to the broker");
   broker::ConsumerOptions options;
   options.queue = queue;
@@ -235,12 +236,13 @@ int run_null_consume(const BrokerFlags& flags, const std::string& queue, int pre
     }
     auto delivery = must(consumer.next(std::chrono::milliseconds(1000)), "receiving from " + queue);
     if (!delivery) continue;
-    // Acked as dc-manager acks: what has already arrived (up to the
-    // window) with one multiple-ack, so the ceiling is for the same
-    // acknowledgement traffic.
+    // By default acked as dc-manager acks: what has already arrived (up to
+    // the window) with one multiple-ack, so the ceiling is for the same
+    // acknowledgement traffic. --ack each: one ack per message, as a
+    // consumer that settles every message on its own does.
     uint64_t last_tag = delivery->delivery_tag;
     size_t taken = 1;
-    while (taken < static_cast<size_t>(prefetch) && acked + taken < count) {
+    while (!ack_each && taken < static_cast<size_t>(prefetch) && acked + taken < count) {
       auto more = must(consumer.next(std::chrono::milliseconds(0)), "receiving from " + queue);
       if (!more) break;
       last_tag = more->delivery_tag;
@@ -467,6 +469,9 @@ int main_impl(int argc, char** argv) {
   null_consume->add_option("--prefetch", prefetch);
   null_consume->add_option("--count", count)->required();
   null_consume->add_option("--timeout", timeout_s);
+  std::string ack_mode = "batch";
+  null_consume->add_option("--ack", ack_mode, "batch: what has arrived with one multiple-ack (as dc-manager); each")
+      ->check(CLI::IsMember({"batch", "each"}));
 
   auto* latency = app.add_subcommand("latency", "publish at --rate and read executed_at back");
   add_broker_flags(*latency, flags);
@@ -497,7 +502,7 @@ int main_impl(int argc, char** argv) {
   if (*bodies) return run_bodies(count, apps, bodies_path);
   if (*reset) return run_reset_queue(flags, queue);
   if (*publish) return run_publish(flags, queue, bodies_path);
-  if (*null_consume) return run_null_consume(flags, queue, prefetch, count, timeout_s);
+  if (*null_consume) return run_null_consume(flags, queue, prefetch, count, timeout_s, ack_mode == "each");
   if (*latency) return run_latency(flags, queue, db_url, rate, count, apps, timeout_s);
   if (*fallback) return run_fallback(db_url, dead_port, app_id, repetitions, timeout_s);
   if (*store_loop) return run_store_loop(db_url, count, apps);

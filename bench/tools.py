@@ -168,8 +168,12 @@ def plain_summary(r):
     for p in ("1", "64"):
         xp, xn = ratio(f"drain_p{p}.dc", f"drain_p{p}.pika"), ratio(f"drain_p{p}.dc", f"drain_p{p}.null")
         if xp and xn:
-            out.append(f"Draining at prefetch {p}: dc-manager carries out {fmt(g(f'drain_p{p}.dc'))} commands/s, "
-                       f"{xp:.1f}× the pika manager and {100 * xn:.0f} % of a consumer that only acks.")
+            line = (f"Draining at prefetch {p}: dc-manager carries out {fmt(g(f'drain_p{p}.dc'))} commands/s, "
+                    f"{xp:.1f}× the pika manager and {100 * xn:.0f} % of a consumer that only acks")
+            xe = ratio(f"drain_p{p}.dc", f"drain_p{p}.null_ack_each")
+            if xe:
+                line += f" the way dc-manager does ({100 * xe:.0f} % of one that acks each message on its own)"
+            out.append(line + ".")
     if g("drain_disk_p1.dc") is not None and g("drain_disk_p1.pika") is not None:
         out.append(f"With the SQLite file on this machine's disk instead of tmpfs (every commit waits for fsync; "
                    f"a bare commit loop made {fmt(g('machine.disk_fsync_commits_per_s'))} commits/s) at prefetch 1: "

@@ -227,11 +227,14 @@ drain_pika() {
   result=$(calc "$count / (($(jget max_executed_us <<<"$w") - $t0) / 1e6)")
 }
 
+# drain_null PREFETCH COUNT BODIES [ACK]: ACK batch (as dc-manager acks, the
+# default) or each (one ack per message).
 drain_null() {
-  local prefetch=$1 count=$2 bodies=$3
+  local prefetch=$1 count=$2 bodies=$3 ack=${4:-batch}
   preload "$bodies"
   local w
-  w=$(bench null-consume --queue bench_drain --prefetch "$prefetch" --count "$count" --timeout 300) || die "null consumer failed"
+  w=$(bench null-consume --queue bench_drain --prefetch "$prefetch" --count "$count" --ack "$ack" --timeout 300) ||
+    die "null consumer failed"
   result=$(jget per_s <<<"$w")
 }
 
@@ -244,6 +247,10 @@ for prefetch in 1 64; do
     emit "drain_p$prefetch.pika" "$result"
     drain_null "$prefetch" "$drain_count" "$out/drain.jsonl"
     emit "drain_p$prefetch.null" "$result"
+    if ((prefetch > 1)); then
+      drain_null "$prefetch" "$drain_count" "$out/drain.jsonl" each
+      emit "drain_p$prefetch.null_ack_each" "$result"
+    fi
   done
 done
 
