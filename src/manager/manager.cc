@@ -350,6 +350,7 @@ Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
   std::vector<std::pair<std::string, bool>> open;  // (app_id, its row exists)
   int duplicates = 0;
   for (auto& app_id : targets) {
+    keepalive();  // a broadcast to many apps is long work: keep the broker connection alive
     auto place = store_->command_place(command.id, app_id);
     if (!place) return place.error();
     if (place->row && (place->row->flag != CmdFlag::pending || place->row->claimed_by)) {
