@@ -104,22 +104,17 @@ Result<std::optional<Delivery>> Consumer::next(std::chrono::milliseconds timeout
   }
 }
 
-Status Consumer::ack(uint64_t delivery_tag) {
-  if (Status st = check_live("acknowledging a delivery"); !st.ok()) return st;
-  ConnectionCore& core = conn_.core();
-  if (const int status = amqp_basic_ack(core.state(), ConnectionCore::kChannel, delivery_tag, /*multiple=*/0);
-      status != AMQP_STATUS_OK) {
-    return core.library_error(status, "acknowledging delivery " + std::to_string(delivery_tag));
-  }
-  return ok_status();
-}
+Status Consumer::ack(uint64_t delivery_tag) { return send_ack(delivery_tag, /*multiple=*/false); }
 
-Status Consumer::ack_up_to(uint64_t delivery_tag) {
-  if (Status st = check_live("acknowledging deliveries"); !st.ok()) return st;
+Status Consumer::ack_up_to(uint64_t delivery_tag) { return send_ack(delivery_tag, /*multiple=*/true); }
+
+Status Consumer::send_ack(uint64_t delivery_tag, bool multiple) {
+  if (Status st = check_live(multiple ? "acknowledging deliveries" : "acknowledging a delivery"); !st.ok()) return st;
   ConnectionCore& core = conn_.core();
-  if (const int status = amqp_basic_ack(core.state(), ConnectionCore::kChannel, delivery_tag, /*multiple=*/1);
+  if (const int status = amqp_basic_ack(core.state(), ConnectionCore::kChannel, delivery_tag, multiple ? 1 : 0);
       status != AMQP_STATUS_OK) {
-    return core.library_error(status, "acknowledging deliveries up to " + std::to_string(delivery_tag));
+    return core.library_error(status, (multiple ? "acknowledging deliveries up to " : "acknowledging delivery ") +
+                                          std::to_string(delivery_tag));
   }
   return ok_status();
 }

@@ -96,6 +96,8 @@ class Consumer {
  private:
   Consumer(Connection conn, ConsumerOptions options);
   Status check_live(std::string_view what);
+  // basic.ack of `delivery_tag` alone, or with every earlier one (`multiple`).
+  Status send_ack(uint64_t delivery_tag, bool multiple);
 
   Connection conn_;
   ConsumerOptions options_;

@@ -65,6 +65,15 @@ bool effect_already_visible(CmdName name, bool running, bool disabled, std::opti
   return false;
 }
 
+AppState observed_state(AppState recorded, bool running) {
+  if (running) {
+    recorded.status = AppStatus::running;
+  } else if (recorded.status == AppStatus::running || recorded.status == AppStatus::starting) {
+    recorded.status = AppStatus::stopped;
+  }
+  return recorded;
+}
+
 AppState ended_state(AppState state, AppStatus status, std::optional<int> exit_code, TimePoint at) {
   state.status = status;
   state.pid.reset();

@@ -44,6 +44,10 @@ AppStatus status_after_exit(bool stop_requested, int exit_code, int term_signal)
 bool effect_already_visible(CmdName name, bool running, bool disabled, std::optional<TimePoint> started_at,
                             std::optional<TimePoint> claimed_at);
 
+// The app's recorded state corrected by what the manager sees: RUNNING when
+// its process runs; a RUNNING or STARTING record without a process is stale
+// and becomes STOPPED; anything else as recorded.
+AppState observed_state(AppState recorded, bool running);
 // The state of an app whose process has ended: `status`, no pid, the exit
 // code when known, stopped at `at`; everything else as in `state`.
 AppState ended_state(AppState state, AppStatus status, std::optional<int> exit_code, TimePoint at);

@@ -348,13 +348,13 @@ Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
   }
   // Every target must be able to take this path before any is added.
   std::vector<std::pair<std::string, bool>> open;  // (app_id, its row exists)
-  int duplicates = 0;
+  uint64_t duplicates = 0;
   for (auto& app_id : targets) {
     keepalive();  // a broadcast to many apps is long work: keep the broker connection alive
     auto place = store_->command_place(command.id, app_id);
     if (!place) return place.error();
-    if (place->row && (place->row->flag != CmdFlag::pending || place->row->claimed_by)) {
-      ++duplicates;  // finished or in hand elsewhere: a redelivery
+    if (place->settled()) {
+      ++duplicates;
       continue;
     }
     // Per-app order: an older pending command not already ahead of this one
@@ -368,10 +368,7 @@ Result<bool> Manager::add_db_only(const Command& command, DbOnlyRun& run) {
   for (auto& [app_id, row_exists] : open) {
     App& app = run.apps.at(app_id);
     app.disable = command.name == CmdName::disable;
-    AppState state = state_of(app);
-    if (!is_running(app) && (state.status == AppStatus::running || state.status == AppStatus::starting)) {
-      state.status = AppStatus::stopped;  // the record was stale
-    }
+    const AppState state = observed_state(state_of(app), is_running(app));
     FinishedCommand item;
     item.record = record_for(command, app_id);
     item.outcome = Outcome{CmdFlag::executed, app.disable ? "disabled" : "enabled", DeliveryPath::broker, state};
@@ -444,7 +441,7 @@ void Manager::finish_run(const DbOnlyRun& run, const std::vector<ClaimResult>& r
     if (auto ack = consumer_->ack_up_to(last_tag); !ack) broker_lost(ack.error());
   }
   const TimePoint t = now();
-  for (int i = 0; i < run.duplicates; ++i) metrics_.duplicates().inc();
+  metrics_.duplicates().inc(run.duplicates);
   for (size_t i = 0; i < run.items.size(); ++i) {
     const CommandRecord& row = run.items[i].record;
     if (results[i] != ClaimResult::claimed) {
@@ -502,8 +499,8 @@ Status Manager::run_for_app(const Command& command, const App& app, DeliveryPath
   // Where this command stands in the app's issue order.
   auto place = store_->command_place(command.id, app.app_id);
   if (!place) return place.error();
-  if (place->row && (place->row->flag != CmdFlag::pending || place->row->claimed_by)) {
-    metrics_.duplicates().inc();  // finished or in hand elsewhere: a redelivery
+  if (place->settled()) {
+    metrics_.duplicates().inc();
     return ok_status();
   }
   // Per-app order (SPEC §6.3): older pending commands of this app first.
@@ -565,12 +562,7 @@ bool Manager::is_running(const App& app) {
 Outcome Manager::carry_out(const CommandRecord& row, const App& app, DeliveryPath path) {
   const bool running = is_running(app);
   const CommandPlan plan = plan_command(row.command, running);
-  AppState state = state_of(app);
-  if (running) {
-    state.status = AppStatus::running;
-  } else if (state.status == AppStatus::running || state.status == AppStatus::starting) {
-    state.status = AppStatus::stopped;  // the record was stale
-  }
+  AppState state = observed_state(state_of(app), running);
   std::string result;
   if (plan.stop) {
     auto stopped = stop_app(app.app_id);

@@ -96,7 +96,7 @@ class Manager {
     std::vector<FinishedCommand> items;                    // to claim and finish, in order
     std::set<std::pair<std::string, std::string>> queued;  // their (cmd_id, app_id)
     std::map<std::string, App> apps;                       // the run's view of the apps it touches
-    int duplicates = 0;                                    // redeliveries of settled rows
+    uint64_t duplicates = 0;                               // redeliveries of settled rows
   };
 
   // Handles deliveries that arrived together (up to the prefetch window).

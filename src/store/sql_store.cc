@@ -267,9 +267,10 @@ class SqlStore final : public Store {
   // Why a claim found no unclaimed row to take: claimed or finished already.
   Result<ClaimResult> held_elsewhere(std::string_view cmd_id, std::string_view app_id);
   // The app's state and mirror after a finished command (nothing when the
-  // outcome carries no app state). `inserted`: the row was just inserted
-  // from `record`, so its values need not be read back.
-  Status mirror_outcome(const CommandRecord& record, const Outcome& outcome, bool inserted);
+  // outcome carries no app state). `inserted_from`: the record the row was
+  // just inserted from, so its values need not be read back; or nullptr.
+  Status mirror_outcome(std::string_view cmd_id, std::string_view app_id, const Outcome& outcome,
+                        const CommandRecord* inserted_from);
 
   // Every statement goes through these two. A failed statement inside a
   // transaction dooms it: PostgreSQL has already aborted it, and would
@@ -476,6 +477,10 @@ std::vector<SqlParam> app_state_params(std::string_view app_id, const AppState& 
 // $1..$7 of a new commands row: cmd_id, app_id, target, command, args,
 // issued_by, issued_at. A record from a source that did not say targets
 // its own app, has empty args and was issued now.
+std::string_view args_or_empty(const CommandRecord& record) {
+  return record.args_json.empty() ? std::string_view("{}") : std::string_view(record.args_json);
+}
+
 std::vector<SqlParam> new_row_params(const CommandRecord& record) {
   const TimePoint issued_at = record.issued_at == TimePoint{} ? now() : record.issued_at;
   std::vector<SqlParam> params;
@@ -484,7 +489,7 @@ std::vector<SqlParam> new_row_params(const CommandRecord& record) {
   params.push_back(text("commands.app_id", record.app_id));
   params.push_back(text("commands.target", record.target.empty() ? record.app_id : record.target));
   params.push_back(integer("commands.command", static_cast<int>(record.command)));
-  params.push_back(text("commands.args", record.args_json.empty() ? "{}" : record.args_json));
+  params.push_back(text("commands.args", args_or_empty(record)));
   params.push_back(text("commands.issued_by", record.issued_by));
   params.push_back(text("commands.issued_at", format_db_time(issued_at)));
   return params;
@@ -700,20 +705,18 @@ Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id,
     if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
     return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
   }
-  CommandRecord finished;
-  finished.cmd_id = std::string(cmd_id);
-  finished.app_id = std::string(app_id);
-  return mirror_outcome(finished, outcome, /*inserted=*/false);
+  return mirror_outcome(cmd_id, app_id, outcome, /*inserted_from=*/nullptr);
 }
 
-Status SqlStore::mirror_outcome(const CommandRecord& record, const Outcome& outcome, bool inserted) {
+Status SqlStore::mirror_outcome(std::string_view cmd_id, std::string_view app_id, const Outcome& outcome,
+                                const CommandRecord* inserted_from) {
   if (!outcome.app_state) return ok_status();
-  std::vector<SqlParam> params = app_state_params(record.app_id, *outcome.app_state);
-  params.push_back(text("commands.cmd_id", record.cmd_id));
+  std::vector<SqlParam> params = app_state_params(app_id, *outcome.app_state);
+  params.push_back(text("commands.cmd_id", cmd_id));
   params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
   params.push_back(text("apps.cmd_result", outcome.result));
-  // The mirror copies the command from its row: from `record` when this
-  // transaction has just inserted the row from it, else read from the row.
+  // The mirror copies the command from its row: from `inserted_from` when
+  // this transaction has just inserted the row from it, else read back.
   // An app removed meanwhile matches no row: the command's outcome stands.
   static const std::string copy_from_row =
       "UPDATE apps SET " + std::string(kSetAppStateColumns) +
@@ -723,13 +726,12 @@ Status SqlStore::mirror_outcome(const CommandRecord& record, const Outcome& outc
       "UPDATE apps SET " + std::string(kSetAppStateColumns) +
       ", cmd_id = $9, cmd_flag = $10, cmd_result = $11, cmd = $12, cmd_issued_by = $13, cmd_args = $14 "
       "WHERE app_id = $1";
-  if (inserted) {
-    std::vector<SqlParam> row = new_row_params(record);  // $4 command, $5 args, $6 issued_by
-    params.push_back(std::move(row[3]));
-    params.push_back(std::move(row[5]));
-    params.push_back(std::move(row[4]));
+  if (inserted_from != nullptr) {
+    params.push_back(integer("apps.cmd", static_cast<int>(inserted_from->command)));
+    params.push_back(text("apps.cmd_issued_by", inserted_from->issued_by));
+    params.push_back(text("apps.cmd_args", args_or_empty(*inserted_from)));
   }
-  auto mirrored = execute(inserted ? copy_from_record : copy_from_row, params);
+  auto mirrored = execute(inserted_from != nullptr ? copy_from_record : copy_from_row, params);
   if (!mirrored) return mirrored.error();
   return ok_status();
 }
@@ -773,7 +775,9 @@ Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item,
     if (!changed) return changed.error();
     if (*changed == 0) return held_elsewhere(record.cmd_id, record.app_id);
   }
-  if (auto st = mirror_outcome(record, outcome, inserted); !st) return st.error();
+  if (auto st = mirror_outcome(record.cmd_id, record.app_id, outcome, inserted ? &record : nullptr); !st) {
+    return st.error();
+  }
   return ClaimResult::claimed;
 }
 

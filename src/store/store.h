@@ -130,6 +130,10 @@ struct FinishedCommand {
 struct CommandPlace {
   std::optional<CommandRecord> row;    // nullopt: no source recorded it
   std::vector<CommandRecord> earlier;  // the app's unclaimed PENDING rows before it, oldest first
+
+  // The command is finished or in someone's hands: a delivery of it now is
+  // a redelivery, to be acked without running it.
+  bool settled() const { return row && (row->flag != CmdFlag::pending || row->claimed_by); }
 };
 
 struct AppFilter {

@@ -59,6 +59,26 @@ TEST(Plan, EnableDisableTouchOnlyTheFlag) {
   }
 }
 
+TEST(ObservedState, TheProcessOverridesAStaleRecord) {
+  AppState recorded;
+  recorded.disable = true;
+  recorded.exit_code = 3;
+  for (AppStatus status : {AppStatus::running, AppStatus::starting}) {
+    recorded.status = status;
+    EXPECT_EQ(observed_state(recorded, /*running=*/false).status, AppStatus::stopped) << to_string(status);
+    EXPECT_EQ(observed_state(recorded, /*running=*/true).status, AppStatus::running) << to_string(status);
+  }
+  for (AppStatus status : {AppStatus::stopped, AppStatus::stopping, AppStatus::failed}) {
+    recorded.status = status;
+    EXPECT_EQ(observed_state(recorded, /*running=*/false).status, status) << to_string(status);
+    EXPECT_EQ(observed_state(recorded, /*running=*/true).status, AppStatus::running) << to_string(status);
+  }
+  // Only the status changes.
+  const AppState seen = observed_state(recorded, false);
+  EXPECT_TRUE(seen.disable);
+  EXPECT_EQ(seen.exit_code, 3);
+}
+
 TEST(ExitStatus, StopRequestedIsAlwaysStopped) {
   EXPECT_EQ(status_after_exit(true, 1, 0), AppStatus::stopped);
   EXPECT_EQ(status_after_exit(true, 0, 9), AppStatus::stopped);

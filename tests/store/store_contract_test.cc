@@ -619,6 +619,7 @@ TEST_P(StoreContract, PendingQueriesFollowIssueOrder) {
 
   ASSERT_OK_AND_ASSIGN(auto place, store_->command_place("a1-3", "a1"));
   ASSERT_TRUE(place.row.has_value());
+  EXPECT_FALSE(place.settled());
   EXPECT_EQ(place.row->seq, a1_rows[3].seq);
   EXPECT_EQ(place.row->flag, CmdFlag::pending);
   ASSERT_EQ(place.earlier.size(), 1u);  // 1 is claimed, 2 finished
@@ -630,10 +631,14 @@ TEST_P(StoreContract, PendingQueriesFollowIssueOrder) {
   ASSERT_OK_AND_ASSIGN(auto finished, store_->command_place("a1-2", "a1"));
   ASSERT_TRUE(finished.row.has_value());
   EXPECT_EQ(finished.row->flag, CmdFlag::executed);
+  EXPECT_TRUE(finished.settled());
+  ASSERT_OK_AND_ASSIGN(auto claimed, store_->command_place("a1-1", "a1"));
+  EXPECT_TRUE(claimed.settled());
   ASSERT_EQ(finished.earlier.size(), 1u);
   // Not recorded: every unclaimed pending row of the app is earlier.
   ASSERT_OK_AND_ASSIGN(auto unrecorded, store_->command_place("never-recorded", "a1"));
   EXPECT_FALSE(unrecorded.row.has_value());
+  EXPECT_FALSE(unrecorded.settled());
   ASSERT_EQ(unrecorded.earlier.size(), 2u);
   EXPECT_EQ(unrecorded.earlier[0].cmd_id, "a1-0");
   EXPECT_EQ(unrecorded.earlier[1].cmd_id, "a1-3");
