@@ -36,9 +36,18 @@ else
 fi
 readonly node="${DC_RABBIT_NODE:-$default_node}"
 # Distribution and epmd ports follow the AMQP port so that instances on
-# different AMQP ports never collide (56720 -> 57720 / 58720).
-readonly dist_port=$((port + 1000))
-readonly epmd_port=$((port + 2000))
+# different AMQP ports never collide, and sit below the kernel's ephemeral
+# range (32768-60999 on Debian), so that no outgoing connection of a test
+# running meanwhile can hold them: 56720 -> 26720 / 27720. (Seen once: a
+# node refused to start, "dist_port_already_used ... not_erlang", when the
+# distribution port was port + 1000, inside that range.)
+if ((port >= 31024 && port < 61768)); then
+  readonly dist_port=$((port - 30000))
+  readonly epmd_port=$((port - 29000))
+else
+  readonly dist_port=$((port + 1000))
+  readonly epmd_port=$((port + 2000))
+fi
 readonly base="${services_dir}/rabbitmq${suffix}"
 readonly env_file="${services_dir}/rabbitmq${suffix}.env"
 readonly pid_file="${base}/rabbitmq.pid"
