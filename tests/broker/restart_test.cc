@@ -15,7 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kPort = 56740;
+const int kPort = dc::test::private_broker_port(3);
 
 TEST(BrokerFailure, FrozenBrokerKilledBrokerAndRestart) {
   DC_REQUIRE_RABBIT();

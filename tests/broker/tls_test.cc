@@ -11,8 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kPlainPort = 56730;
-constexpr int kTlsPort = 56731;
+const int kPlainPort = dc::test::private_broker_port(1);
+const int kTlsPort = dc::test::private_broker_port(2);
 
 // Writes ca.pem (signs server.pem, SAN DNS:localhost only) and other-ca.pem
 // (signs nothing we use) into `dir`.
