@@ -7,10 +7,10 @@
 #include <iostream>
 #include <thread>
 
-#include "cli/issue.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
 #include "schedule/schedule.h"
+#include "source/issue.h"
 
 namespace dc {
 namespace {

@@ -10,13 +10,14 @@
 #include <limits>
 #include <thread>
 
+#include "base/host.h"
 #include "broker/topology.h"
-#include "manager/settings.h"
 #include "process/discover.h"
 #include "process/exit_status.h"
 #include "process/spawn.h"
 #include "process/stop.h"
 #include "schedule/schedule.h"
+#include "source/broker_settings.h"
 
 namespace dc {
 namespace {

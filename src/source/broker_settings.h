@@ -1,10 +1,9 @@
-// From configuration to the adapters: the broker connection settings and the
-// command topology that a Config describes. Shared by dc-manager and dcctl
-// so both declare exactly the same queue (SPEC §3: a command source declares
-// the target manager's queue exactly as the manager does).
+// From configuration to the broker layer: the connection settings and the
+// command topology a Config describes. Every command source and dc-manager
+// take them from here, so a source declares a manager's queue exactly as the
+// manager does (SPEC §3). Pure functions; thread-safe.
 #pragma once
 
-#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -18,10 +17,7 @@ namespace dc {
 broker::ConnectionSettings connection_settings(const Config& config, std::string_view connection_name);
 
 // The topology for manager queue `queue` with the configured exchange and
-// queue type.
+// queue type. Errors: invalid_argument for an unknown rabbit_queue_type.
 Result<broker::CommandTopology> command_topology(const Config& config, std::string_view queue);
-
-// "host" from gethostname(), or "localhost".
-std::string host_name();
 
 }  // namespace dc

@@ -1,8 +1,4 @@
-#include "manager/settings.h"
-
-#include <unistd.h>
-
-#include <array>
+#include "source/broker_settings.h"
 
 namespace dc {
 
@@ -31,12 +27,6 @@ Result<broker::CommandTopology> command_topology(const Config& config, std::stri
   t.queue = std::string(queue);
   t.queue_type = *type;
   return t;
-}
-
-std::string host_name() {
-  std::array<char, 256> buf{};
-  if (gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf.data();
 }
 
 }  // namespace dc
