@@ -583,7 +583,7 @@ Result<Config> resolve(const Layers& layers) {
 
   r.integer("rabbit_port", config.rabbit_port, 1, 65535, "a port number (1-65535)");
   r.text("rabbit_host", config.rabbit_host, [&](std::string_view value) -> std::string {
-    Result<std::vector<HostPort>> hosts = parse_host_list(value, config.rabbit_port);
+    Result<std::vector<Endpoint>> hosts = parse_endpoint_list(value, config.rabbit_port);
     if (!hosts.ok()) return hosts.error().message();
     config.rabbit_hosts = std::move(hosts.value());
     return {};
@@ -611,10 +611,9 @@ Result<Config> resolve(const Layers& layers) {
   r.text("log_dir", config.log_dir, non_empty_problem);
   r.text("metrics_listen", config.metrics_listen, [&](std::string_view value) -> std::string {
     if (value.empty()) return {};  // off
-    Result<HostPort> address = parse_host_port(value);
-    if (!address.ok()) return address.error().message();
-    config.metrics_address = std::move(address.value());
-    return {};
+    // The parser the HTTP server listens with: what passes here can be served.
+    Result<Endpoint> address = parse_listen_address(value);
+    return address.ok() ? std::string() : address.error().message();
   });
   r.list("command_secret", config.command_secrets, /*secret=*/true);
   r.integer("command_max_age", config.command_max_age, 1, std::numeric_limits<int32_t>::max(),

@@ -15,18 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "base/endpoint.h"
 #include "base/result.h"
 
 namespace dc {
 
-struct HostPort {
-  std::string host;  // a name or an address; an IPv6 literal without brackets
-  int port = 5672;
-  friend bool operator==(const HostPort&, const HostPort&) = default;
-};
-
 struct Config {
-  std::vector<HostPort> rabbit_hosts{{"localhost", 5672}};  // from rabbit_host + rabbit_port
+  std::vector<Endpoint> rabbit_hosts{{"localhost", 5672}};  // from rabbit_host + rabbit_port
   std::string rabbit_host = "localhost";                    // as given (comma list)
   int rabbit_port = 5672;
   std::string rabbit_username = "guest";
@@ -47,8 +42,7 @@ struct Config {
   double poll_interval = 1.0;                  // seconds
   double stop_timeout = 10.0;                  // seconds
   std::string log_dir = "logs";
-  std::string metrics_listen;                // "host:port"; empty = off
-  std::optional<HostPort> metrics_address;   // metrics_listen parsed; nullopt = off
+  std::string metrics_listen;                // "host:port" (base/endpoint.h); empty = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
   int command_max_age = 300;                 // seconds
 
@@ -127,14 +121,5 @@ std::string config_to_json(const Config& config);
 
 // db_url with any password replaced by "***", for logs.
 std::string redact_url(std::string_view url);
-
-// Parses a broker list "h1,h2:5673,[::1]:5671" (entries trimmed; an entry
-// without a port gets `default_port`; IPv6 literals in brackets, or bare when
-// they carry no port). Errc::invalid_argument naming the bad entry when an
-// entry is empty, a port is not 1-65535, or a host holds spaces/control chars.
-Result<std::vector<HostPort>> parse_host_list(std::string_view list, int default_port);
-
-// Parses exactly one "host:port" (host required, port 1-65535, "[v6]:port").
-Result<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace dc

@@ -134,8 +134,7 @@ int manager_main(int argc, char** argv) {
       return 1;
     }
     metrics = std::move(*server);
-    spdlog::info("serving /metrics and /healthz on {}:{}",
-                 config->metrics_listen.substr(0, config->metrics_listen.rfind(':')), metrics->port());
+    spdlog::info("serving /metrics and /healthz on {}", to_string(metrics->endpoint()));
   }
   const int code = (*manager)->run();
   if (metrics) metrics->stop();

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <exception>
 #include <system_error>
@@ -174,34 +174,6 @@ struct Connection {
 
 }  // namespace
 
-Result<ListenAddress> parse_listen_address(std::string_view text) {
-  const auto invalid = [&](std::string_view why) {
-    return Error(Errc::invalid_argument, "invalid listen address '" + std::string(text) + "': " + std::string(why) +
-                                             "; expected IPv4-host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464");
-  };
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return invalid("no port");
-  const std::string host(text.substr(0, colon));
-  const std::string_view port_text = text.substr(colon + 1);
-  ListenAddress address;
-  unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return invalid("port must be a number from 0 to 65535");
-  }
-  address.port = static_cast<uint16_t>(port);
-  if (host.empty() || host == "*") {
-    address.ipv4 = INADDR_ANY;
-  } else if (host == "localhost") {
-    address.ipv4 = INADDR_LOOPBACK;
-  } else {
-    in_addr parsed{};
-    if (::inet_pton(AF_INET, host.c_str(), &parsed) != 1) return invalid("host is not an IPv4 address");
-    address.ipv4 = ntohl(parsed.s_addr);
-  }
-  return address;
-}
-
 // Everything the server thread owns. The thread is the only user of the
 // listener and of the connections; stop() only writes to wake_write.
 struct HttpServer::Loop {
@@ -230,36 +202,71 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string path, HttpHandler handler) { routes_[std::move(path)] = std::move(handler); }
 
+namespace {
+
+// Binds and listens on the first address of `results` that allows it.
+// Returns the listener, or the last failure in words.
+Result<Fd> listen_on(const addrinfo* results) {
+  std::string failure = "the host has no address";
+  for (const addrinfo* ai = results; ai != nullptr; ai = ai->ai_next) {
+    Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!fd.valid()) {
+      failure = "socket: " + errno_text(errno);
+      continue;
+    }
+    // Lets a restarted manager bind while old connections sit in TIME_WAIT;
+    // on Linux it does not let two listeners share a port.
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      const int err = errno;
+      failure =
+          errno_text(err) + (err == EADDRINUSE ? "; another process holds the port: choose another port or stop it"
+                                               : "; check that the address is local and the port allowed");
+      continue;
+    }
+    if (::listen(fd.get(), 64) != 0) {
+      failure = "listen: " + errno_text(errno);
+      continue;
+    }
+    return fd;
+  }
+  return Error(Errc::io, failure);
+}
+
+uint16_t bound_port(int fd) {
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) return 0;
+  if (bound.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+}
+
+}  // namespace
+
 Status HttpServer::start() {
-  if (loop_) return Error(Errc::conflict, "HTTP server already started on port " + std::to_string(port_));
+  if (loop_) return Error(Errc::conflict, "HTTP server already started on " + to_string(endpoint_));
   auto address = parse_listen_address(options_.listen);
   if (!address) return address.error();
-  const std::string where = "cannot serve HTTP on " + options_.listen;
+  const std::string where = "cannot serve HTTP on " + to_string(*address);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(address->port);
+  if (const int rc = ::getaddrinfo(address->host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return Error(Errc::io, where + ": cannot resolve '" + address->host + "': " + ::gai_strerror(rc));
+  }
+  const std::unique_ptr<addrinfo, void (*)(addrinfo*)> results(found, ::freeaddrinfo);
 
   auto loop = std::make_unique<Loop>();
   loop->options = options_;
   loop->routes = routes_;
-  loop->listener = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!loop->listener.valid()) return Error(Errc::io, where + ": socket: " + errno_text(errno));
-  // Lets a restarted manager bind while old connections sit in TIME_WAIT;
-  // on Linux it does not let two listeners share a port.
-  const int one = 1;
-  ::setsockopt(loop->listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(address->port);
-  addr.sin_addr.s_addr = htonl(address->ipv4);
-  if (::bind(loop->listener.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    const int err = errno;
-    return Error(Errc::io, where + ": " + errno_text(err) +
-                               (err == EADDRINUSE ? "; another process holds the port: choose another port or stop it"
-                                                  : "; check that the address is local and the port allowed"));
-  }
-  if (::listen(loop->listener.get(), 64) != 0) return Error(Errc::io, where + ": listen: " + errno_text(errno));
-  socklen_t len = sizeof addr;
-  if (::getsockname(loop->listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return Error(Errc::io, where + ": getsockname: " + errno_text(errno));
-  }
+  auto listener = listen_on(results.get());
+  if (!listener) return Error(Errc::io, where + ": " + listener.error().message());
+  loop->listener = std::move(*listener);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) return Error(Errc::io, where + ": pipe: " + errno_text(errno));
   loop->wake_read = Fd(pipe_fds[0]);
@@ -270,8 +277,8 @@ Status HttpServer::start() {
   } catch (const std::system_error& e) {
     return Error(Errc::io, where + ": cannot start the server thread: " + e.what());
   }
+  endpoint_ = Endpoint{address->host, bound_port(loop->listener.get())};
   loop_ = std::move(loop);
-  port_ = ntohs(addr.sin_port);
   return ok_status();
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "base/endpoint.h"
 #include "base/result.h"
 
 namespace dc {
@@ -41,8 +42,10 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
-  // "IPv4:port", "localhost:port" or ":port" (all interfaces); port 0 picks a
-  // free ephemeral port (read it back with HttpServer::port()).
+  // "host:port" or "[v6]:port" as parse_listen_address() (base/endpoint.h)
+  // reads it: an IPv4 or IPv6 address ("0.0.0.0", "[::]": every interface)
+  // or a host name, which listens on the first of its addresses that can be
+  // bound. Port 0 picks a free port (read it back with port()).
   std::string listen = "127.0.0.1:0";
   // The whole request head must arrive within this time of the connect, and
   // the response must be taken within it too; otherwise the client is dropped.
@@ -67,12 +70,16 @@ class HttpServer {
 
   // Binds, listens and starts the server thread. Errors:
   // Errc::invalid_argument for an unparsable listen address; Errc::io when
-  // the socket cannot be bound (port in use, address not local, permission),
-  // naming the address; Errc::conflict if already started.
+  // the host name does not resolve or the socket cannot be bound (port in
+  // use, address not local, permission), naming the address;
+  // Errc::conflict if already started.
   Status start();
 
   // The bound port (useful with port 0); 0 before start().
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return static_cast<uint16_t>(endpoint_.port); }
+  // The listen address with the bound port, e.g. "[::1]:41234" through
+  // to_string(); port 0 before start().
+  const Endpoint& endpoint() const { return endpoint_; }
 
   // Closes the listening socket and all connections and joins the thread.
   // Returns within a few milliseconds whatever the clients do; idempotent.
@@ -84,16 +91,7 @@ class HttpServer {
   std::map<std::string, HttpHandler, std::less<>> routes_;
   std::unique_ptr<Loop> loop_;  // listening socket, wake pipe; set while running
   std::thread thread_;
-  uint16_t port_ = 0;
+  Endpoint endpoint_;
 };
-
-// Parses a listen address as described at HttpServerOptions::listen into an
-// IPv4 address (host byte order) and port. Exposed for tests and config
-// validation. Errors: Errc::invalid_argument naming the text.
-struct ListenAddress {
-  uint32_t ipv4 = 0;  // host byte order; 0 = all interfaces
-  uint16_t port = 0;
-};
-Result<ListenAddress> parse_listen_address(std::string_view text);
 
 }  // namespace dc

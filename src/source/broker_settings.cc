@@ -4,8 +4,7 @@ namespace dc {
 
 broker::ConnectionSettings connection_settings(const Config& config, std::string_view connection_name) {
   broker::ConnectionSettings s;
-  s.endpoints.clear();
-  for (const auto& hp : config.rabbit_hosts) s.endpoints.push_back({hp.host, hp.port});
+  s.endpoints = config.rabbit_hosts;
   s.vhost = config.rabbit_vhost;
   s.username = config.rabbit_username;
   s.password = config.rabbit_password;
