@@ -7,6 +7,9 @@
 #include <iostream>
 #include <thread>
 
+#include "base/redact.h"
+#include "base/strings.h"
+#include "base/version.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
 #include "schedule/schedule.h"
@@ -21,8 +24,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitTimeout = 3;
-// A manager counts as live when seen within this long (its heartbeat is 5 s).
-constexpr std::chrono::milliseconds kLeaseTtl{15000};
 
 int fail(const Error& error) {
   std::cerr << "dcctl: " << printable(error.message()) << '\n';
@@ -276,13 +277,13 @@ int run_managers(const Config& config, bool json_out) {
   const TimePoint t = now();
   if (json_out) {
     json arr = json::array();
-    for (const auto& m : *managers) arr.push_back(to_json(m, t, kLeaseTtl));
+    for (const auto& m : *managers) arr.push_back(to_json(m, t, kManagerLeaseTtl));
     std::cout << arr.dump(2) << '\n';
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : *managers) {
-    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, kLeaseTtl) ? "yes" : "no",
+    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, kManagerLeaseTtl) ? "yes" : "no",
                     format_iso8601(m.last_seen), format_iso8601(m.started_at), m.version});
   }
   print_table(std::cout, {"NAME", "HOST", "PID", "MODE", "LIVE", "LAST_SEEN", "STARTED_AT", "VERSION"}, rows);
@@ -301,17 +302,14 @@ int run_db_init(const Config& config) {
 
 }  // namespace
 
-std::string to_lower_name(CmdName name) {
-  std::string s(to_string(name));
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+std::string to_lower_name(CmdName name) { return to_lower(to_string(name)); }
 
 int dcctl_main(int argc, char** argv) {
   CLI::App app{
       "dcctl: issue commands to dc managers and inspect the registry.\n"
       "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
   app.name("dcctl");
+  app.set_version_flag("--version", "dcctl " + std::string(kVersion), "Print the version and exit");
   app.require_subcommand(1);
   app.footer(
       "Synopsis:\n"

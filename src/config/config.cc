@@ -6,16 +6,11 @@
 // the file keep their TOML type, so `rabbit_port = "5672"` is a type error
 // while `--rabbit-port 5672` is fine. Every problem is phrased
 // "<key>: <what is wrong> (from <source>)".
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -26,6 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
+
+#include "base/file.h"
+#include "base/redact.h"
+#include "base/strings.h"
+#include "protocol/command.h"
 
 extern char** environ;  // POSIX; <unistd.h> declares it only under _GNU_SOURCE
 
@@ -78,64 +78,6 @@ struct Layers {
     return nullptr;
   }
 };
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out;
-  for (char c : text) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// ---------------------------------------------------------------------------
-// Files
-
-// Owns one file descriptor.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Reads a whole regular file of at most `max_bytes`. Errc::io whose message
-// is the reason alone ("No such file or directory"): callers name the file.
-// Only regular files: O_NONBLOCK keeps opening a FIFO from waiting for a
-// writer that may never come, and reading a device or a pipe has no end.
-Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (file.get() < 0) return Error(Errc::io, std::strerror(errno));
-  struct stat info {};
-  if (::fstat(file.get(), &info) != 0) return Error(Errc::io, std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) return Error(Errc::io, "it is a directory");
-  if (!S_ISREG(info.st_mode)) return Error(Errc::io, "it is not a regular file");
-  std::string content;
-  char buffer[4096];
-  while (true) {
-    ssize_t n = ::read(file.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error(Errc::io, std::strerror(errno));
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > max_bytes) {
-      return Error(Errc::io, "it is larger than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
-  return content;
-}
 
 constexpr size_t kMaxConfigFileBytes = size_t{1024} * 1024;
 constexpr size_t kMaxPasswordFileBytes = size_t{64} * 1024;
@@ -364,7 +306,7 @@ class Resolver {
       type_error(key, "a boolean (true or false)", *setting);
       return;
     }
-    std::string word = lower(trim(*text_value));
+    std::string word = to_lower(trim(*text_value));
     if (word == "true" || word == "1" || word == "yes" || word == "on") {
       out = true;
     } else if (word == "false" || word == "0" || word == "no" || word == "off") {
@@ -481,7 +423,9 @@ std::string queue_name_problem(std::string_view value) {
   // Every manager queue is bound with routing key `all` for broadcasts; a
   // manager named `all` would receive commands meant for its own apps as a
   // broadcast on every other manager.
-  if (value == "all") return "'all' is reserved for broadcasts; choose another name";
+  if (value == kBroadcastRoutingKey) {
+    return "'" + std::string(kBroadcastRoutingKey) + "' is reserved for broadcasts; choose another name";
+  }
   return {};
 }
 

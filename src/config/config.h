@@ -119,7 +119,4 @@ Result<Config> load_config_from_toml_text(std::string_view toml_text, const Conf
 // masked).
 std::string config_to_json(const Config& config);
 
-// db_url with any password replaced by "***", for logs.
-std::string redact_url(std::string_view url);
-
 }  // namespace dc

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/host.h"
+#include "base/redact.h"
 #include "broker/topology.h"
 #include "process/discover.h"
 #include "process/exit_status.h"

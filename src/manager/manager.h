@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/version.h"
 #include "broker/consumer.h"
 #include "config/config.h"
 #include "manager/decisions.h"
@@ -35,7 +36,7 @@ namespace dc {
 
 struct ManagerOptions {
   // A manager not seen for this long has lost its lease to the name.
-  std::chrono::milliseconds lease_ttl{15000};
+  std::chrono::milliseconds lease_ttl{kManagerLeaseTtl};
   std::chrono::milliseconds lease_heartbeat{5000};
   // Broker mode: how often the database is swept for commands whose publish
   // failed at the source, and how old a PENDING row must be to be taken.
@@ -48,7 +49,7 @@ struct ManagerOptions {
   double reconnect_jitter = 0.2;
   // Longest single wait of the loop, so signals and timers are never late.
   std::chrono::milliseconds max_wait{200};
-  std::string version = "0.1.0";
+  std::string version{kVersion};
 };
 
 class Manager {

@@ -8,6 +8,8 @@
 #include <iostream>
 #include <memory>
 
+#include "base/redact.h"
+#include "base/version.h"
 #include "config/cli_flags.h"
 #include "manager/manager.h"
 #include "observe/http_server.h"
@@ -16,7 +18,6 @@
 namespace dc {
 namespace {
 
-constexpr std::string_view kVersion = "0.1.0";
 // /healthz fails when the event loop has not turned for this long.
 constexpr int64_t kLoopStallMicros = 10'000'000;
 

@@ -18,41 +18,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/unique_fd.h"
+
 namespace dc {
 
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-// The one owner of a socket or pipe descriptor in this file. (The process
-// layer has its own UniqueFd; observe depends only on base, so it cannot use
-// that one.)
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string errno_text(int err) { return std::system_category().message(err); }
 
@@ -163,7 +135,7 @@ bool header_lines_valid(std::string_view headers) {
 struct Connection {
   enum class State { reading, writing, draining };
 
-  Fd fd;
+  UniqueFd fd;
   State state = State::reading;
   SteadyClock::time_point deadline;
   std::string in;   // request head received so far (never logged)
@@ -177,9 +149,9 @@ struct Connection {
 // Everything the server thread owns. The thread is the only user of the
 // listener and of the connections; stop() only writes to wake_write.
 struct HttpServer::Loop {
-  Fd listener;
-  Fd wake_read;
-  Fd wake_write;
+  UniqueFd listener;
+  UniqueFd wake_read;
+  UniqueFd wake_write;
   HttpServerOptions options;
   std::map<std::string, HttpHandler, std::less<>> routes;  // copied at start: route() cannot race the thread
   std::vector<Connection> connections;
@@ -206,10 +178,10 @@ namespace {
 
 // Binds and listens on the first address of `results` that allows it.
 // Returns the listener, or the last failure in words.
-Result<Fd> listen_on(const addrinfo* results) {
+Result<UniqueFd> listen_on(const addrinfo* results) {
   std::string failure = "the host has no address";
   for (const addrinfo* ai = results; ai != nullptr; ai = ai->ai_next) {
-    Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (!fd.valid()) {
       failure = "socket: " + errno_text(errno);
       continue;
@@ -269,8 +241,8 @@ Status HttpServer::start() {
   loop->listener = std::move(*listener);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) return Error(Errc::io, where + ": pipe: " + errno_text(errno));
-  loop->wake_read = Fd(pipe_fds[0]);
-  loop->wake_write = Fd(pipe_fds[1]);
+  loop->wake_read = UniqueFd(pipe_fds[0]);
+  loop->wake_write = UniqueFd(pipe_fds[1]);
 
   try {
     thread_ = std::thread([raw = loop.get()] { raw->run(); });
@@ -381,7 +353,7 @@ void HttpServer::Loop::accept_new(SteadyClock::time_point now) {
       return;
     }
     Connection conn;
-    conn.fd = Fd(fd);
+    conn.fd = UniqueFd(fd);
     conn.deadline = now + options.read_timeout;
     connections.push_back(std::move(conn));
   }

@@ -1,11 +1,11 @@
 #include "process/discover.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <charconv>
 #include <memory>
+
+#include "base/file.h"
 
 namespace dc {
 namespace {
@@ -25,17 +25,8 @@ std::string_view env_value(std::string_view environ_block, std::string_view name
   return {};
 }
 
-// The file's contents (at most 1 MiB), or "" when it cannot be read.
-std::string read_small_file(const std::string& path) {
-  std::string out;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[8192];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out.size() < (1u << 20)) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
+// A process environment larger than this is no app of ours.
+constexpr size_t kMaxEnvironBytes = size_t{1} << 20;
 
 }  // namespace
 
@@ -50,7 +41,9 @@ std::vector<DiscoveredApp> find_app_processes(std::string_view manager) {
     if (ec != std::errc() || end != name.data() + name.size() || pid <= 1) continue;
     const auto stat = detail::read_proc_stat(pid);
     if (!stat || stat->state == 'Z' || stat->state == 'X' || stat->process_group != pid) continue;
-    const std::string block = read_small_file("/proc/" + std::string(name) + "/environ");
+    // Unreadable (another user's process, gone meanwhile): not one of ours.
+    const auto read = read_small_file("/proc/" + std::string(name) + "/environ", kMaxEnvironBytes);
+    const std::string block = read ? *read : std::string();
     if (env_value(block, "DC_MANAGER") != manager) continue;
     const std::string_view app_id = env_value(block, "DC_APP_ID");
     if (app_id.empty()) continue;

@@ -16,4 +16,3 @@
 #include "process/process_handle.h"
 #include "process/spawn.h"
 #include "process/stop.h"
-#include "process/unique_fd.h"

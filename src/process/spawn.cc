@@ -14,8 +14,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "base/unique_fd.h"
 #include "process/exit_status.h"
-#include "process/unique_fd.h"
 
 namespace dc {
 namespace {

@@ -8,22 +8,17 @@
 #include <utility>
 
 #include "base/ids.h"
+#include "base/strings.h"
 
 namespace dc {
 namespace {
 
 using nlohmann::json;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 template <class Enum, size_t N>
 std::optional<Enum> lookup(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view text) {
   for (const auto& [value, name] : table) {
-    if (iequals(name, text)) return value;
+    if (equals_ignoring_case(name, text)) return value;
   }
   return std::nullopt;
 }
@@ -288,8 +283,8 @@ std::string sign_command(std::string_view secret, std::string_view message_id, s
 }
 
 std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
-                              std::string_view message_id, std::string_view body, TimePoint issued_at,
-                              TimePoint now, std::chrono::seconds max_age) {
+                              std::string_view message_id, std::string_view body, TimePoint issued_at, TimePoint now,
+                              std::chrono::seconds max_age) {
   if (!signature || signature->empty()) return "unsigned command (command_secret is set: x-dc-signature required)";
   bool matched = false;
   for (const auto& secret : secrets) {

@@ -42,7 +42,8 @@ std::optional<CmdFlag> cmd_flag_from_int(int64_t value);
 std::optional<AppStatus> app_status_from_int(int64_t value);
 
 // `"*"` in a message's app_id addresses every app of the receiving manager;
-// `all` is the routing key every manager queue is bound with.
+// `all` is the routing key every manager queue is bound with (SPEC §3), so
+// no manager may be named `all`.
 inline constexpr std::string_view kBroadcastAppId = "*";
 inline constexpr std::string_view kBroadcastRoutingKey = "all";
 // Bodies larger than this are poison (SPEC §2).
@@ -115,7 +116,7 @@ std::string sign_command(std::string_view secret, std::string_view message_id, s
 // the window are stopped by the command-id dedupe. Returns the reason it is
 // poison, or an empty string when it is acceptable.
 std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
-                              std::string_view message_id, std::string_view body, TimePoint issued_at,
-                              TimePoint now, std::chrono::seconds max_age);
+                              std::string_view message_id, std::string_view body, TimePoint issued_at, TimePoint now,
+                              std::chrono::seconds max_age);
 
 }  // namespace dc

@@ -93,6 +93,10 @@ struct CommandRecord {
   std::optional<DeliveryPath> path;
 };
 
+// A manager not seen for this long has lost the lease on its name (SPEC
+// §6.7): another manager may take the name, and dcctl shows it as not live.
+inline constexpr std::chrono::milliseconds kManagerLeaseTtl{15000};
+
 struct ManagerRecord {
   std::string name;
   std::string host;

@@ -1,6 +1,9 @@
-// The one owner of a file descriptor. Every fd the process layer opens
-// (log files, /dev/null, pipes, pidfds) lives in a UniqueFd, so no other
-// code closes one by hand and none leaks on an early return.
+// The one owner of a file descriptor in dc. Every descriptor the program
+// opens outside a C library's own handles (log files, /dev/null, pipes,
+// pidfds, listening and client sockets, files being read) lives in a
+// UniqueFd, so no code closes one by hand and none leaks on an early
+// return. A UniqueFd is a value like std::unique_ptr: movable, not copyable,
+// and not safe to use from two threads at once.
 #pragma once
 
 namespace dc {

@@ -1,8 +1,6 @@
-// Redaction of credentials in URLs.
-#include <cctype>
-#include <string>
+#include "base/redact.h"
 
-#include "config/config.h"
+#include "base/strings.h"
 
 namespace dc {
 
@@ -40,9 +38,7 @@ std::string redact_url(std::string_view url) {
     if (param_end == std::string::npos) param_end = out.size();
     std::string_view name = std::string_view(out).substr(param, param_end - param);
     name = name.substr(0, name.find('='));
-    std::string lowered;
-    for (char c : name) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lowered == "password" && param + name.size() < param_end) {
+    if (equals_ignoring_case(name, "password") && param + name.size() < param_end) {
       size_t value = param + name.size() + 1;
       out.replace(value, param_end - value, "***");
       param_end = value + 3;
