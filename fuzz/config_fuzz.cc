@@ -17,7 +17,7 @@ void require(bool condition) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view text(reinterpret_cast<const char*>(data), size);  // NOLINT: bytes are chars here
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
 
   dc::Result<dc::Config> config = dc::load_config_from_toml_text(text, {}, "fuzz.toml");
   if (config.ok()) {

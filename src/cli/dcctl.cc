@@ -224,6 +224,7 @@ int run_apps_remove(const Config& config, const std::string& app_id) {
 
 void print_commands(const std::vector<CommandRecord>& records) {
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(records.size());
   for (const auto& r : records) {
     rows.push_back({std::to_string(r.seq), r.cmd_id, r.app_id, std::string(to_string(r.command)),
                     std::string(to_string(r.flag)), format_iso8601(r.issued_at), r.issued_by,

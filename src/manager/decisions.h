@@ -1,7 +1,8 @@
 // The manager's decisions, free of I/O (STYLE: protocol logic without I/O).
 // Given a command, an app's state and this manager's mode, what happens next
 // is decided here; the event loop (manager.h) only carries it out. Every
-// function is pure and exhaustively unit-tested.
+// function is pure and unit-tested without a broker, a database or a process
+// (tests/manager/decisions_test.cc).
 #pragma once
 
 #include <chrono>

@@ -271,6 +271,7 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
     env_storage.push_back(name + "=" + variable.second);
   }
   std::vector<char*> envp;
+  envp.reserve(env_storage.size() + 1);
   for (const std::string& entry : env_storage) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
   const long open_max = ::sysconf(_SC_OPEN_MAX);

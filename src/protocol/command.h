@@ -47,7 +47,7 @@ std::optional<AppStatus> app_status_from_int(int64_t value);
 inline constexpr std::string_view kBroadcastAppId = "*";
 inline constexpr std::string_view kBroadcastRoutingKey = "all";
 // Bodies larger than this are poison (SPEC §2).
-inline constexpr size_t kMaxBodyBytes = 64 * 1024;
+inline constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxAppIdLength = 128;
 
 // Returns an empty string when `app_id` is a valid app id, else the reason.

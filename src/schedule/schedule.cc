@@ -85,7 +85,7 @@ Result<Schedule> parse_schedule(std::string_view text) {
   }
   auto cron = CronExpression::parse(body);
   if (!cron) return cron.error();
-  return Schedule(std::move(*cron));
+  return Schedule(*cron);
 }
 
 std::optional<TimePoint> Schedule::next_run(std::optional<TimePoint> last_start, TimePoint now) const {

@@ -133,7 +133,7 @@ struct CommandIssuer::Publishing {
                   const broker::OutgoingMessage& message) {
     if (std::string problem = connect(config, options); !problem.empty()) return failed(problem, false);
     if (std::string problem = declare(config, queues); !problem.empty()) return failed(problem, true);
-    const Attempt attempt = attempt_for(publisher->publish(message), message.routing_key);
+    Attempt attempt = attempt_for(publisher->publish(message), message.routing_key);
     last_used = SteadyClock::now();
     return attempt;
   }
