@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/redact.h"
 #include "config/config.h"
 
 namespace {
