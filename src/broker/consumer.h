@@ -37,7 +37,9 @@ struct Delivery {
   bool redelivered = false;   // delivered before and not acked then
   std::string exchange;
   std::string routing_key;
-  std::string body;
+  std::string body;             // empty when body_discarded
+  uint64_t body_size = 0;       // as its content header declared
+  bool body_discarded = false;  // over ConsumerOptions::max_body_bytes: never read into memory
   std::optional<std::string> message_id;
   std::optional<std::string> content_type;
   std::optional<TimePoint> timestamp;  // whole seconds
@@ -54,6 +56,11 @@ struct ConsumerOptions {
   std::string queue;
   uint16_t prefetch = 1;     // unacked deliveries in flight (rabbit_prefetch), >= 1
   std::string consumer_tag;  // empty: the broker assigns one
+  // > 0: a delivery whose body is declared larger comes out of next() with
+  // body_discarded set and an empty body. Its frames are read and dropped as
+  // they arrive, so memory stays bounded by one frame however large the
+  // message; the caller rejects it (poison). 0: no limit.
+  size_t max_body_bytes = 0;
 };
 
 class Consumer {

@@ -17,7 +17,7 @@ namespace {
 // that never ran still gets the command in its durable queue. Returns the
 // outcome in words; `published` is set only on a broker confirm.
 std::string publish(const Config& config, const std::set<std::string>& queues, const std::string& routing_key,
-                    const Command& command, bool& published) {
+                    const Command& command, const std::string& body, bool& published) {
   published = false;
   auto conn = broker::Connection::open(connection_settings(config, "dcctl " + host_name()));
   if (!conn) return "broker unreachable (" + conn.error().message() + ")";
@@ -39,13 +39,10 @@ std::string publish(const Config& config, const std::set<std::string>& queues, c
   broker::OutgoingMessage message;
   message.exchange = config.rabbit_exchange;
   message.routing_key = routing_key;
-  message.body = serialize_command_body(command);
+  message.body = body;
   message.message_id = command.id;
   message.timestamp = command.issued_at;
-  if (!config.command_secrets.empty()) {
-    message.headers.emplace_back(std::string(kSignatureHeader),
-                                 sign_command(config.command_secrets.front(), command.id, message.body));
-  }
+  if (!command.signature.empty()) message.headers.emplace_back(std::string(kSignatureHeader), command.signature);
   const auto result = publisher->publish(message);
   switch (result.outcome) {
     case broker::PublishOutcome::confirmed:
@@ -105,6 +102,21 @@ Result<IssueReport> issue_command(Store& store, const Config& config, const Issu
     report.routing_key = (*app)->manager;
   }
 
+  // The message exactly as it will be published, checked and signed before
+  // anything is recorded: the manager refuses a body over 64 KiB on every
+  // path (SPEC §2), and checks the signature the row keeps on the database
+  // path too, so what is recorded is what the broker carries.
+  const std::string body = serialize_command_body(report.command);
+  if (body.size() > kMaxBodyBytes) {
+    return Error(Errc::invalid_argument, "the command's message would be " + std::to_string(body.size()) +
+                                             " bytes; managers refuse messages over 64 KiB (" +
+                                             std::to_string(kMaxBodyBytes) + " bytes): make --args smaller");
+  }
+  if (!config.command_secrets.empty()) {
+    report.command.signature =
+        sign_command(config.command_secrets.front(), report.command.id, report.routing_key, body);
+  }
+
   std::optional<std::string_view> manager_filter;
   if (request.manager) manager_filter = *request.manager;
   auto rows = store.record_command(report.command, manager_filter);
@@ -122,7 +134,7 @@ Result<IssueReport> issue_command(Store& store, const Config& config, const Issu
   } else {
     queues.insert(report.routing_key);
   }
-  report.publish_detail = publish(config, queues, report.routing_key, report.command, report.published);
+  report.publish_detail = publish(config, queues, report.routing_key, report.command, body, report.published);
   return report;
 }
 

@@ -25,6 +25,7 @@
 #include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
+#include "base/names.h"
 #include "config/config.h"
 
 extern char** environ;  // POSIX; <unistd.h> declares it only under _GNU_SOURCE
@@ -476,14 +477,7 @@ std::string amqp_name_problem(std::string_view value) {
   return {};
 }
 
-std::string queue_name_problem(std::string_view value) {
-  if (std::string problem = amqp_name_problem(value); !problem.empty()) return problem;
-  // Every manager queue is bound with routing key `all` for broadcasts; a
-  // manager named `all` would receive commands meant for its own apps as a
-  // broadcast on every other manager.
-  if (value == "all") return "'all' is reserved for broadcasts; choose another name";
-  return {};
-}
+std::string queue_name_problem(std::string_view value) { return manager_name_problem(value); }
 
 std::string db_url_problem(std::string_view value) {
   auto starts = [&](std::string_view prefix) { return value.substr(0, prefix.size()) == prefix; };
@@ -619,6 +613,9 @@ Result<Config> resolve(const Layers& layers) {
   r.list("command_secret", config.command_secrets, /*secret=*/true);
   r.integer("command_max_age", config.command_max_age, 1, std::numeric_limits<int32_t>::max(),
             "an age in seconds (>= 1)");
+  r.integer("lease_ttl", config.lease_ttl, 3, 3600, "a lease time in seconds (3-3600)");
+  r.integer("schedule_misfire_grace", config.schedule_misfire_grace, 1, std::numeric_limits<int32_t>::max(),
+            "a grace time in seconds (>= 1)");
 
   // A client certificate is useless without its key and vice versa.
   if (config.rabbit_tls_cert.empty() != config.rabbit_tls_key.empty()) {
@@ -724,6 +721,8 @@ std::string config_to_json(const Config& config) {
   json["metrics_listen"] = optional_text(config.metrics_listen);
   json["command_secret"] = config.command_secrets.empty() ? nlohmann::ordered_json(nullptr) : "***";
   json["command_max_age"] = config.command_max_age;
+  json["lease_ttl"] = config.lease_ttl;
+  json["schedule_misfire_grace"] = config.schedule_misfire_grace;
   // Config values are validated text, but a Config built by hand may hold
   // invalid UTF-8: replace rather than throw.
   return json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

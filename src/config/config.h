@@ -51,6 +51,8 @@ struct Config {
   std::optional<HostPort> metrics_address;   // metrics_listen parsed; nullopt = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
   int command_max_age = 300;                 // seconds
+  int lease_ttl = 15;                        // seconds a manager's name stays taken without a heartbeat
+  int schedule_misfire_grace = 60;           // seconds a scheduled run may be late before it is skipped
 
   // The manager's name is its queue's name.
   const std::string& manager_name() const { return rabbit_queue; }

@@ -38,6 +38,9 @@ const std::vector<ConfigKey>& config_keys() {
       {"command_secret", "", "HMAC-SHA256 key(s), comma separated; when set, unsigned commands are poison", true,
        "KEY,..."},
       {"command_max_age", "300", "seconds after which a signed command is a replay (>= 1)", false, "SECONDS"},
+      {"lease_ttl", "15", "seconds a manager's name stays taken after its last heartbeat (3-3600)", false, "SECONDS"},
+      {"schedule_misfire_grace", "60",
+       "seconds a scheduled run may start late; a later one is skipped, as cron does (>= 1)", false, "SECONDS"},
   };
   return keys;
 }

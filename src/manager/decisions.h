@@ -1,7 +1,7 @@
 // The manager's decisions, free of I/O (STYLE: protocol logic without I/O).
 // Given a command, an app's state and this manager's mode, what happens next
 // is decided here; the event loop (manager.h) only carries it out. Every
-// function is pure and exhaustively unit-tested.
+// function is pure and unit-tested in tests/manager/decisions_test.cc.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/time.h"
 #include "protocol/command.h"
@@ -73,9 +74,35 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-// Whether the schedule should start `app` now: it has a schedule, is enabled,
-// is not running, and its next run time has come.
-bool schedule_due(const App& app, bool running, TimePoint now);
+// What the schedule does with `app` at `now` (SPEC §6.6):
+//   wait         no schedule, no next run time yet, or its time has not come
+//   start        enabled, not running, and its time came at most
+//                `misfire_grace` ago
+//   skip_missed  its time came longer ago than `misfire_grace` (the manager
+//                was down, the app disabled or still running): the run is
+//                skipped, not made up, as cron does; the caller sets the next
+//                run after now
+enum class ScheduleAction { wait, start, skip_missed };
+ScheduleAction schedule_action(const App& app, bool running, TimePoint now, std::chrono::seconds misfire_grace);
+
+// Why a command found in the store (the poll, the sweep, or an older pending
+// row run first) must not run, or "" when it may. The same rules as for a
+// broker delivery, so no path runs what another refuses: the body its
+// source published (serialize_command_body of the row's fields) is at most
+// kMaxBodyBytes; and with `secrets` set, the row's signature verifies for
+// that body under routing key `manager` or `all` (the keys this manager's
+// queue is bound with), and the command is at most `max_age` old.
+std::string recorded_command_problem(const CommandRecord& row, std::string_view manager,
+                                     const std::vector<std::string>& secrets, TimePoint now,
+                                     std::chrono::seconds max_age);
+
+// Whether a lease whose last heartbeat was sent at `last_confirmed` (and
+// succeeded) may still be acted on at `now`: sent less than 4/5 of
+// `lease_ttl` ago. A peer sees the lease expire only `lease_ttl` after the
+// database recorded that heartbeat, later than the sending, so a manager
+// stops acting before anyone else can start.
+bool lease_confirmed(std::chrono::steady_clock::time_point last_confirmed, std::chrono::steady_clock::time_point now,
+                     std::chrono::milliseconds lease_ttl);
 
 // Whether a command row found by the database sweep should be run by the
 // sweep rather than left to its broker delivery. In broker mode only rows

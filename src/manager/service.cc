@@ -46,7 +46,7 @@ Result<std::unique_ptr<HttpServer>> start_metrics(Manager& manager, const std::s
   });
   server->route("/healthz", [&manager](const HttpRequest&) {
     const int64_t age = to_unix_micros(now()) - manager.metrics().last_loop_micros.load();
-    const std::string mode = manager.mode();
+    const std::string mode(to_string(manager.mode()));
     if (age > kLoopStallMicros) {
       return HttpResponse{503, "text/plain",
                           "unhealthy: event loop stalled for " + std::to_string(age / 1000) + " ms\n"};
