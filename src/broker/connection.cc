@@ -613,6 +613,7 @@ void copy_properties(const amqp_basic_properties_t& props, Content& out) {
   if (f & AMQP_BASIC_CONTENT_TYPE_FLAG) out.content_type = to_string(props.content_type);
   if (f & AMQP_BASIC_MESSAGE_ID_FLAG) out.message_id = to_string(props.message_id);
   if (f & AMQP_BASIC_DELIVERY_MODE_FLAG) out.delivery_mode = props.delivery_mode;
+  if (f & AMQP_BASIC_PRIORITY_FLAG) out.priority = props.priority;
   if (f & AMQP_BASIC_TIMESTAMP_FLAG) {
     out.timestamp = TimePoint(std::chrono::seconds(static_cast<int64_t>(props.timestamp)));
   }
