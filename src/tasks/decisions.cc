@@ -61,7 +61,9 @@ bool age_exceeded(const TaskMessage& message, const EffectiveOptions& options, i
 
 TaskMessage delayed_copy(TaskMessage message, int64_t delay_ms, int64_t now_ms) {
   message.queue_name = delay_queue_name(message.queue_name);
-  message.options["eta"] = now_ms + delay_ms;
+  // Saturating: a pipeline's options.delay comes from the message.
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  message.options["eta"] = delay_ms > max - now_ms ? max : now_ms + std::max<int64_t>(delay_ms, 0);
   return message;
 }
 

@@ -84,6 +84,10 @@ void QueueConsumer::run() {
   int failures = 0;
   bool cancelled = false;
   int64_t mover_retry_at = 0;
+  // rabbitmq-c may hold deliveries it read along with a synchronous reply
+  // (basic.consume-ok): drain before the first wait, or they sit there
+  // until the socket wakes us for something else.
+  bool drain_first = false;
   std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
 
@@ -156,6 +160,7 @@ void QueueConsumer::run() {
       connected_ = true;
       connected_gauge.set(1);
       set_status("consuming");
+      drain_first = true;
     }
 
     // Sleep until the broker sends something, a settlement is posted, or
@@ -165,6 +170,8 @@ void QueueConsumer::run() {
       const int64_t until = std::max(held.front().eta, mover_retry_at) - now_ms();
       timeout = std::clamp(std::chrono::milliseconds(until), options.delay_tick, timeout);
     }
+    if (drain_first) timeout = std::chrono::milliseconds(0);
+    drain_first = false;
     pollfd fds[2] = {{consumer->connection().fd(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
     ::poll(fds, 2, static_cast<int>(timeout.count()));
     uint64_t count = 0;

@@ -31,8 +31,10 @@ inline std::string quote(const std::string& text) {
   return out + "'";
 }
 
-// Runs dramatiq_peer.py COMMAND HOST PORT ARGS...; stdout (and stderr) in `out`.
+// Runs dramatiq_peer.py COMMAND HOST PORT ARGS...; stdout (and stderr) in
+// `out`, which is cleared first.
 inline int peer(const std::string& command, const std::string& args, std::string* out = nullptr) {
+  if (out != nullptr) out->clear();
   auto ep = dc::test::rabbit_endpoint();
   const std::string line = "/usr/bin/python3 " + std::string(DC_TASKS_TEST_DIR) + "/dramatiq_peer.py " + command +
                            " " + ep->host + " " + std::to_string(ep->port) + " " + args + " 2>&1";
