@@ -29,8 +29,8 @@ int fail(const Error& error) {
 Result<tasks::Json> parse_json(const std::string& text, const std::string& flag, bool want_array) {
   tasks::Json value = tasks::Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded() || (want_array && !value.is_array()) || (!want_array && !value.is_object())) {
-    return Error(Errc::invalid_argument, flag + ": expected a JSON " + (want_array ? "array" : "object") +
-                                             ", e.g. " + (want_array ? "'[1, \"two\"]'" : "'{\"key\": 1}'"));
+    return Error(Errc::invalid_argument, flag + ": expected a JSON " + (want_array ? "array" : "object") + ", e.g. " +
+                                             (want_array ? "'[1, \"two\"]'" : "'{\"key\": 1}'"));
   }
   return value;
 }
@@ -129,11 +129,11 @@ int TaskCommands::run(const Config& config) {
       tasks::Json value = tasks::Json::parse(value_text, nullptr, /*allow_exceptions=*/false);
       options[pair.substr(0, eq)] = value.is_discarded() ? tasks::Json(value_text) : value;
     }
-    tasks::TaskMessage message = tasks::make_task_message(o.queue, o.actor, std::move(*args), std::move(*kwargs),
-                                                          std::move(options));
+    tasks::TaskMessage message =
+        tasks::make_task_message(o.queue, o.actor, std::move(*args), std::move(*kwargs), std::move(options));
     // The message must be one a worker accepts: check it as a worker would.
-    if (auto checked = tasks::decode_task_message(tasks::encode_task_message(message),
-                                                  static_cast<size_t>(config.task_max_body));
+    if (auto checked =
+            tasks::decode_task_message(tasks::encode_task_message(message), static_cast<size_t>(config.task_max_body));
         !checked) {
       return fail(checked.error());
     }

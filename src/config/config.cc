@@ -234,8 +234,8 @@ void read_actor(const std::string& name, const toml::table& table, const std::st
       bool strings = array != nullptr && !array->empty();
       if (array) {
         for (auto&& item : *array) {
-          if (const auto* text = item.as_string(); text && !text->get().empty() &&
-                                                   text->get().find('\0') == std::string::npos) {
+          if (const auto* text = item.as_string();
+              text && !text->get().empty() && text->get().find('\0') == std::string::npos) {
             actor.exec.push_back(text->get());
           } else {
             strings = false;
@@ -253,8 +253,8 @@ void read_actor(const std::string& name, const toml::table& table, const std::st
                key == "max_age" || key == "priority") {
       const auto* number = node.as_integer();
       if (!number || number->get() < 0) {
-        problem(full + ": expected an integer >= 0" + std::string(key == "max_retries" || key == "priority" ? "" : " (ms)") +
-                " " + where(node));
+        problem(full + ": expected an integer >= 0" +
+                std::string(key == "max_retries" || key == "priority" ? "" : " (ms)") + " " + where(node));
         continue;
       }
       const int64_t value = number->get();
@@ -290,8 +290,8 @@ void read_actors(const toml::node& node, const std::string& label, uint32_t line
                  std::vector<std::string>& problems) {
   const auto* table = node.as_table();
   if (!table) {
-    problems.push_back("actors: expected tables [actors.NAME] (from file " + label + ", line " +
-                       std::to_string(line) + ")");
+    problems.push_back("actors: expected tables [actors.NAME] (from file " + label + ", line " + std::to_string(line) +
+                       ")");
     return;
   }
   for (auto&& [toml_name, actor_node] : *table) {
@@ -852,8 +852,8 @@ std::string config_to_json(const Config& config) {
   json["metrics_listen"] = optional_text(config.metrics_listen);
   json["command_secret"] = config.command_secrets.empty() ? nlohmann::ordered_json(nullptr) : "***";
   json["command_max_age"] = config.command_max_age;
-  json["worker_queues"] = config.worker_queues.empty() ? nlohmann::ordered_json(nullptr)
-                                                       : nlohmann::ordered_json(config.worker_queues);
+  json["worker_queues"] =
+      config.worker_queues.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(config.worker_queues);
   json["worker_threads"] = config.worker_threads;
   json["worker_prefetch"] = config.worker_prefetch;
   json["worker_shutdown_timeout"] = config.worker_shutdown_timeout;

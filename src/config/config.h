@@ -39,7 +39,7 @@ struct ActorConfig {
   std::optional<int64_t> time_limit;
   std::optional<int64_t> max_age;
   bool pipe_ignore = false;
-  int priority = 0;  // lower runs first among messages waiting in one worker, as Dramatiq's actor priority
+  int priority = 0;    // lower runs first among messages waiting in one worker, as Dramatiq's actor priority
   std::string origin;  // "file dc.toml, line 12", for messages
   friend bool operator==(const ActorConfig&, const ActorConfig&) = default;
 };

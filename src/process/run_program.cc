@@ -213,8 +213,10 @@ Result<ProgramResult> run_program(const ProgramRun& run) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.status = ExitStatus::from_wait_status(pid, status);
-  if (result.stdout_tail.size() > run.stdout_keep) result.stdout_tail.erase(0, result.stdout_tail.size() - run.stdout_keep);
-  if (result.stderr_tail.size() > run.stderr_keep) result.stderr_tail.erase(0, result.stderr_tail.size() - run.stderr_keep);
+  if (result.stdout_tail.size() > run.stdout_keep)
+    result.stdout_tail.erase(0, result.stdout_tail.size() - run.stdout_keep);
+  if (result.stderr_tail.size() > run.stderr_keep)
+    result.stderr_tail.erase(0, result.stderr_tail.size() - run.stderr_keep);
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return result;
 }

@@ -1,5 +1,7 @@
 #include "protocol/command.h"
 
+#include "base/json_scan.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -121,31 +123,7 @@ Result<CmdName> read_command_field(const json& body) {
 // input: the protocol never needs deep documents.
 constexpr int kMaxDepth = 64;
 
-bool too_deep(std::string_view body) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
+bool too_deep(std::string_view body) { return json_nesting_exceeds(body, kMaxDepth); }
 
 }  // namespace
 
@@ -288,8 +266,8 @@ std::string sign_command(std::string_view secret, std::string_view message_id, s
 }
 
 std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
-                              std::string_view message_id, std::string_view body, TimePoint issued_at,
-                              TimePoint now, std::chrono::seconds max_age) {
+                              std::string_view message_id, std::string_view body, TimePoint issued_at, TimePoint now,
+                              std::chrono::seconds max_age) {
   if (!signature || signature->empty()) return "unsigned command (command_secret is set: x-dc-signature required)";
   bool matched = false;
   for (const auto& secret : secrets) {

@@ -27,9 +27,9 @@
 namespace dc::tasks {
 
 struct DeadLetter {
-  std::string body;                   // as stored
+  std::string body;                    // as stored
   std::optional<TaskMessage> message;  // when the body decodes
-  std::string decode_error;           // why not, otherwise
+  std::string decode_error;            // why not, otherwise
   // Convenience views of message->options (empty when absent).
   std::string traceback() const;
   int64_t retries() const;

@@ -108,7 +108,8 @@ std::vector<Status> TaskEnqueuer::publish_batch(std::span<const TaskMessage> mes
   for (size_t k = 0; k < published.size(); ++k) {
     Status st = outcome_status(published[k], messages[index[k]]);
     // A queue deleted behind our back is declared again next time.
-    if (!st && st.error().code() == Errc::not_found) declared_.erase(canonical_queue_name(messages[index[k]].queue_name));
+    if (!st && st.error().code() == Errc::not_found)
+      declared_.erase(canonical_queue_name(messages[index[k]].queue_name));
     results[index[k]] = st.ok() ? st : Status(no_broker(st.error()));
   }
   return results;

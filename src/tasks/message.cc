@@ -2,46 +2,17 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdint>
 #include <cctype>
+#include <cstdint>
 
 #include "base/ids.h"
+#include "base/json_scan.h"
 #include "base/time.h"
 
 namespace dc::tasks {
 namespace {
 
 Error malformed(const std::string& why) { return Error(Errc::invalid_argument, "malformed task message: " + why); }
-
-// The deepest nesting of arrays and objects in `body`, counted without
-// parsing (brackets inside strings do not count). Stops counting at `limit`.
-int nesting_depth(std::string_view body, int limit) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
 
 std::string_view json_type_name(const Json& value) {
   switch (value.type()) {
@@ -76,7 +47,7 @@ std::string control_char_problem(std::string_view text) {
 // counts as absent, as in Dramatiq's `options.get(k) or default`).
 Status check_options(const Json& options) {
   static constexpr std::array<std::string_view, 9> kNonNegativeNumbers = {
-      "retries", "max_retries", "min_backoff", "max_backoff", "time_limit",
+      "retries", "max_retries", "min_backoff", "max_backoff",      "time_limit",
       "max_age", "eta",         "delay",       "requeue_timestamp"};
   for (std::string_view key : kNonNegativeNumbers) {
     auto it = options.find(key);
@@ -107,8 +78,6 @@ Status check_options(const Json& options) {
 
 }  // namespace
 
-bool json_nesting_exceeds(std::string_view text, int limit) { return nesting_depth(text, limit) > limit; }
-
 std::string canonical_queue_name(std::string_view queue) {
   if (queue.ends_with(".DQ") || queue.ends_with(".XQ")) queue.remove_suffix(3);
   return std::string(queue);
@@ -128,7 +97,9 @@ std::string queue_name_problem(std::string_view queue) {
   if (queue.empty()) return "a queue name must not be empty";
   if (queue.size() > 200) return "queue name '" + std::string(queue.substr(0, 40)) + "...' is longer than 200 bytes";
   const auto letter = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
-  const auto rest = [&](char c) { return letter(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-'; };
+  const auto rest = [&](char c) {
+    return letter(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+  };
   bool valid = letter(queue.front());
   for (char c : queue) valid = valid && rest(c);
   if (!valid) {
@@ -144,8 +115,8 @@ std::string queue_name_problem(std::string_view queue) {
 
 Result<TaskMessage> task_message_from_json(const Json& value) {
   if (!value.is_object()) return malformed("the body must be a JSON object, not " + std::string(json_type_name(value)));
-  static constexpr std::array<std::string_view, 7> kKeys = {"queue_name", "actor_name", "args", "kwargs", "options",
-                                                            "message_id", "message_timestamp"};
+  static constexpr std::array<std::string_view, 7> kKeys = {
+      "queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"};
   for (const auto& [key, unused] : value.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
       return malformed("unknown field '" + key.substr(0, 64) +
@@ -228,7 +199,7 @@ Result<TaskMessage> decode_task_message(std::string_view body, size_t max_body) 
     return malformed("the body has " + std::to_string(body.size()) + " bytes, more than the limit of " +
                      std::to_string(max_body) + " (task_max_body)");
   }
-  if (nesting_depth(body, kMaxTaskJsonDepth) > kMaxTaskJsonDepth) {
+  if (dc::json_nesting_exceeds(body, kMaxTaskJsonDepth)) {
     return malformed("JSON nested deeper than " + std::to_string(kMaxTaskJsonDepth) + " levels");
   }
   Json value = Json::parse(body, nullptr, /*allow_exceptions=*/false);

@@ -73,11 +73,6 @@ Json task_message_to_json(const TaskMessage& message);
 // The body Dramatiq would write for `message`.
 std::string encode_task_message(const TaskMessage& message);
 
-// True when `text` nests arrays/objects deeper than `limit` (counted
-// without parsing; brackets inside strings do not count). Check before
-// parsing JSON from elsewhere that will be re-encoded (dumping recurses).
-bool json_nesting_exceeds(std::string_view text, int limit = kMaxTaskJsonDepth);
-
 // Queue names, as Dramatiq's q_name / dq_name / xq_name:
 //   canonical_queue_name("Q.DQ") == "Q", ("Q.XQ") == "Q", ("Q") == "Q"
 //   delay_queue_name("Q") == "Q.DQ" (unchanged for a .DQ name; .XQ -> .DQ)

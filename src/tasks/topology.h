@@ -50,7 +50,7 @@ struct TaskQueueCounts {
   uint32_t ready = 0;
   uint32_t delayed = 0;
   uint32_t dead = 0;
-  uint32_t consumers = 0;  // of Q
+  uint32_t consumers = 0;        // of Q
   uint32_t delay_consumers = 0;  // of Q.DQ
 };
 Result<TaskQueueCounts> task_queue_counts(broker::Connection& conn, std::string_view queue);

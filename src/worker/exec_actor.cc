@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/json_scan.h"
 #include "process/run_program.h"
 #include "process/spawn.h"
 
@@ -23,8 +24,9 @@ class ExecActor final : public Actor {
     run.env.push_back("DC_TASK_QUEUE=" + tasks::canonical_queue_name(m.queue_name));
     run.env.push_back("DC_TASK_RETRIES=" + std::to_string(context.retries));
     run.stdin_data = tasks::encode_task_message(m);
-    run.time_limit = std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(
-                                                                  context.deadline - std::chrono::steady_clock::now()));
+    run.time_limit =
+        std::max(std::chrono::milliseconds(0),
+                 std::chrono::ceil<std::chrono::milliseconds>(context.deadline - std::chrono::steady_clock::now()));
     run.cancel = context.cancelled;
     auto outcome = run_program(run);
     const std::string who = "actor '" + spec().name + "' (" + argv_[0] + ")";
@@ -68,7 +70,7 @@ tasks::Json result_from_stdout(std::string_view text) {
   const size_t newline = text.rfind('\n');
   std::string_view line = newline == std::string_view::npos ? text : text.substr(newline + 1);
   while (!line.empty() && blank(line.front())) line.remove_prefix(1);
-  if (line.empty() || tasks::json_nesting_exceeds(line)) return nullptr;
+  if (line.empty() || json_nesting_exceeds(line, tasks::kMaxTaskJsonDepth)) return nullptr;
   tasks::Json value = tasks::Json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return nullptr;
   return value;

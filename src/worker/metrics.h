@@ -21,7 +21,7 @@
 namespace dc::worker {
 
 // Dramatiq's duration buckets (ms); +Inf is implicit.
-inline constexpr double kDurationBucketsMs[] = {5,    10,   25,   50,    75,    100,   250,    500,    750,
+inline constexpr double kDurationBucketsMs[] = {5,    10,   25,   50,   75,    100,   250,   500,    750,
                                                 1000, 2500, 5000, 7500, 10000, 30000, 60000, 600000, 900000};
 
 class WorkerMetrics {

@@ -40,7 +40,9 @@ QueueConsumer::QueueConsumer(std::string queue, uint16_t prefetch, ConsumerShare
 
 QueueConsumer::~QueueConsumer() { close(); }
 
-void QueueConsumer::start() { thread_ = std::thread([this] { run(); }); }
+void QueueConsumer::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void QueueConsumer::wake() {
   const uint64_t one = 1;
@@ -122,17 +124,16 @@ void QueueConsumer::run() {
     if (!consumer) {
       if (closing_ || stopping_) break;
       if (failures > 0) {
-        const int64_t backoff =
-            tasks::compute_backoff(failures - 1, options.min_reconnect.count(), options.max_reconnect.count(),
-                                   uniform(rng));
+        const int64_t backoff = tasks::compute_backoff(failures - 1, options.min_reconnect.count(),
+                                                       options.max_reconnect.count(), uniform(rng));
         pause(std::chrono::milliseconds(backoff));
         if (closing_ || stopping_) break;
       }
       broker::ConnectionSettings settings = options.connection;
       settings.connection_name = "dc-worker " + queue_;
       auto conn = broker::Connection::open(settings);
-      Status declared = conn ? tasks::declare_task_queues(*conn, canonical_, options.queue_options)
-                             : Status(conn.error());
+      Status declared =
+          conn ? tasks::declare_task_queues(*conn, canonical_, options.queue_options) : Status(conn.error());
       std::optional<broker::Consumer> started;
       if (declared) {
         broker::ConsumerOptions consumer_options;

@@ -10,7 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "config/cli_flags.h"
+#include "daemon/command_line.h"
+#include "daemon/signals.h"
 #include "observe/http_server.h"
 #include "observe/log.h"
 #include "worker/settings.h"
@@ -26,18 +27,6 @@ std::atomic<bool> g_reopen{false};
 
 void on_stop_signal(int) { g_stop = true; }
 void on_hup_signal(int) { g_reopen = true; }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sigemptyset(&sa.sa_mask);
-  sa.sa_handler = on_stop_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sa.sa_handler = on_hup_signal;
-  sigaction(SIGHUP, &sa, nullptr);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &sa, nullptr);
-}
 
 Result<std::unique_ptr<HttpServer>> start_metrics(Worker& worker, const std::string& listen) {
   HttpServerOptions options;
@@ -65,51 +54,10 @@ int worker_main(int argc, char** argv, const std::function<Status(const Config&,
       "dc-worker: runs pipeline tasks from RabbitMQ, wire-compatible with Dramatiq workers and clients.\n"
       "Actors are [actors.NAME] tables of the configuration file (see docs/TASKS.md)."};
   app.name("dc-worker");
-  ConfigSources sources;
-  add_config_flags(app, sources);
-  bool print_config = false;
-  bool show_version = false;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string log_file;
-  app.add_flag("--print-config", print_config, "Print the effective configuration as JSON (secrets as ***) and exit");
-  app.add_flag("--version", show_version, "Print the version and exit");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default: info)");
-  app.add_option("--log-format", log_format, "text or json, one record per line (default: text)");
-  app.add_option("--log-file", log_file, "Append logs to this file (default: standard error); SIGHUP reopens it");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  scrub_secret_flags(argc, argv);
-  if (show_version) {
-    std::cout << "dc-worker " << kVersion << '\n';
-    return 0;
-  }
-  auto config = load_config_from(sources);
-  if (!config) {
-    std::cerr << "dc-worker: " << config.error().message() << '\n';
-    return 2;
-  }
-  if (print_config) {
-    std::cout << config_to_json(*config) << '\n';
-    return 0;
-  }
-  auto level = parse_log_level(log_level);
-  auto format = parse_log_format(log_format);
-  if (!level || !format) {
-    std::cerr << "dc-worker: " << (level ? format.error() : level.error()).message() << '\n';
-    return 2;
-  }
-  LogOptions log_options;
-  log_options.level = *level;
-  log_options.format = *format;
-  log_options.file = log_file;
-  if (auto st = init_logging(log_options); !st) {
-    std::cerr << "dc-worker: " << st.error().message() << '\n';
-    return 2;
-  }
+  DaemonCommandLine command_line(app);
+  Config loaded;
+  if (auto code = command_line.parse(app, "dc-worker", kVersion, argc, argv, loaded)) return *code;
+  const Config* config = &loaded;
   auto options = worker_options(*config);
   if (!options) {
     std::cerr << "dc-worker: " << options.error().message() << '\n';
@@ -126,7 +74,7 @@ int worker_main(int argc, char** argv, const std::function<Status(const Config&,
       return 2;
     }
   }
-  install_signal_handlers();
+  install_daemon_signal_handlers(on_stop_signal, on_hup_signal);
   auto worker = Worker::start(*options, std::move(actors));
   if (!worker) {
     std::cerr << "dc-worker: " << worker.error().message() << '\n';

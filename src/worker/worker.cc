@@ -23,6 +23,9 @@ int64_t now_ms() { return to_unix_micros(now()) / 1000; }
 // Attempts at publishing one follow-up message (retry, pipeline step) on a
 // fresh connection before the delivery is given back to its queue.
 constexpr int kPublishAttempts = 3;
+// Time limits beyond this (a message's options.time_limit can say anything)
+// are treated as this.
+constexpr int64_t kLongestTimeLimitMs = int64_t{365} * 86'400'000;
 // How long past the shutdown deadline a cancelled function actor may take.
 constexpr std::chrono::seconds kCancelGrace{10};
 
@@ -52,7 +55,8 @@ namespace {
 // One worker thread's private publishing connection and randomness.
 class ThreadContext {
  public:
-  ThreadContext(const WorkerOptions& options, int index) : options_(options), index_(index), rng_(std::random_device{}()) {}
+  ThreadContext(const WorkerOptions& options, int index)
+      : options_(options), index_(index), rng_(std::random_device{}()) {}
 
   double uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
@@ -95,8 +99,8 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
   const tasks::EffectiveOptions options = tasks::effective_options(m, spec.options);
 
   if (tasks::age_exceeded(m, options, now_ms())) {
-    spdlog::warn("message {} ({}) has exceeded its age limit of {} ms; dead-lettering it", m.message_id,
-                 m.actor_name, *options.max_age);
+    spdlog::warn("message {} ({}) has exceeded its age limit of {} ms; dead-lettering it", m.message_id, m.actor_name,
+                 *options.max_age);
     metrics.messages->with({queue_label, m.actor_name}).inc();
     metrics.duration_ms->with({queue_label, m.actor_name}).observe(0);
     metrics.rejects->with({queue_label, m.actor_name}).inc();
@@ -107,7 +111,10 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
   Gauge& inprogress = metrics.inprogress->with({queue_label, m.actor_name});
   inprogress.add(1);
   const auto started = std::chrono::steady_clock::now();
-  const TaskContext task{m, options.retries, started + std::chrono::milliseconds(options.time_limit), &cancel};
+  // A message may ask for any time limit; a year is "none" and keeps the
+  // deadline arithmetic far from overflow.
+  const auto limit = std::chrono::milliseconds(std::clamp<int64_t>(options.time_limit, 0, kLongestTimeLimitMs));
+  const TaskContext task{m, options.retries, started + limit, &cancel};
   AttemptResult result = item.actor->run(task);
   const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   inprogress.add(-1);
@@ -132,9 +139,10 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
       tasks::TaskMessage next = std::move((*step)->message);
       if ((*step)->delay_ms) next = tasks::delayed_copy(std::move(next), *(*step)->delay_ms, now_ms());
       if (Status st = context.publish(next); !st) {
-        spdlog::error("message {} ({}) succeeded but its pipeline step {} could not be enqueued: {}; it goes back "
-                      "to queue {} and will run again",
-                      m.message_id, m.actor_name, next.actor_name, st.error().message(), m.queue_name);
+        spdlog::error(
+            "message {} ({}) succeeded but its pipeline step {} could not be enqueued: {}; it goes back "
+            "to queue {} and will run again",
+            m.message_id, m.actor_name, next.actor_name, st.error().message(), m.queue_name);
         settle(Settlement::requeue);
         return;
       }
@@ -222,7 +230,8 @@ bool Worker::shutdown(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& consumer : state.consumers) consumer->stop_consuming();
   // Messages not started yet go back to their queues at once.
-  for (WorkItem& item : state.work.close_and_drain()) item.origin->settle(item.generation, item.tag, Settlement::requeue);
+  for (WorkItem& item : state.work.close_and_drain())
+    item.origin->settle(item.generation, item.tag, Settlement::requeue);
 
   std::unique_lock lock(state.running_mutex);
   bool finished = state.running_changed.wait_until(lock, deadline, [&] { return state.running_threads == 0; });

@@ -15,7 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-
 TEST(BrokerFailure, FrozenBrokerKilledBrokerAndRestart) {
   DC_REQUIRE_RABBIT();
   test::PrivateNode node(test::private_node_port(5));

@@ -11,7 +11,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-
 // Writes ca.pem (signs server.pem, SAN DNS:localhost only) and other-ca.pem
 // (signs nothing we use) into `dir`.
 bool make_certificates(const std::string& dir) {
@@ -43,9 +42,10 @@ TEST(Tls, VerifiesTheBrokerCertificate) {
   } cleanup{certs};
   ASSERT_TRUE(make_certificates(certs));
 
-  test::PrivateNode node(test::private_node_port(6), "DC_RABBIT_TLS_PORT=" + std::to_string(test::private_node_port(7)) + " DC_RABBIT_TLS_CA=" + certs +
-                                         "/ca.pem DC_RABBIT_TLS_CERT=" + certs +
-                                         "/server.pem DC_RABBIT_TLS_KEY=" + certs + "/server.key");
+  test::PrivateNode node(test::private_node_port(6),
+                         "DC_RABBIT_TLS_PORT=" + std::to_string(test::private_node_port(7)) +
+                             " DC_RABBIT_TLS_CA=" + certs + "/ca.pem DC_RABBIT_TLS_CERT=" + certs +
+                             "/server.pem DC_RABBIT_TLS_KEY=" + certs + "/server.key");
   std::string out;
   ASSERT_EQ(node.run("start", &out), 0) << out;
 

@@ -37,9 +37,8 @@ TEST(TaskMessageTest, RoundTripIsByteForByte) {
 }
 
 TEST(TaskMessageTest, OptionOrderIsKeptAndNewOptionsAppend) {
-  const std::string body =
-      R"({"queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{"zeta":1,"alpha":2},)"
-      R"("message_id":"id-1","message_timestamp":5})";
+  const std::string body = R"({"queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{"zeta":1,"alpha":2},)"
+                           R"("message_id":"id-1","message_timestamp":5})";
   auto m = decode_task_message(body);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(encode_task_message(*m), body);
@@ -124,8 +123,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "options.pipe_ignore must be a boolean"},
         Malformed{R"({"queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{"broker_priority":300}})",
                   "broker_priority must be an integer from 0 to 255"},
-        Malformed{R"({"queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{"pipe_target":{"queue_name":"q"}}})",
-                  "options.pipe_target: malformed task message: field 'actor_name' is missing"},
+        Malformed{
+            R"({"queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{"pipe_target":{"queue_name":"q"}}})",
+            "options.pipe_target: malformed task message: field 'actor_name' is missing"},
         Malformed{R"({"queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{"traceback":[]}})",
                   "options.traceback must be a string"}));
 
@@ -140,7 +140,8 @@ TEST(TaskMessageTest, OversizedBodyIsRejected) {
 
 TEST(TaskMessageTest, DeepNestingIsRejectedBeforeParsing) {
   std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
-  auto m = decode_task_message(R"({"queue_name":"q","actor_name":"a","args":)" + deep + R"(,"kwargs":{},"options":{}})");
+  auto m =
+      decode_task_message(R"({"queue_name":"q","actor_name":"a","args":)" + deep + R"(,"kwargs":{},"options":{}})");
   ASSERT_FALSE(m.ok());
   EXPECT_THAT(m.error().message(), HasSubstr("nested deeper than 128"));
   // Brackets inside strings do not count.

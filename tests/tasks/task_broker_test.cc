@@ -110,12 +110,12 @@ TEST_F(TaskBrokerTest, BrokerPriorityTravelsAsAmqpPriority) {
   options.max_priority = 10;
   auto enqueuer = TaskEnqueuer::connect(test_settings(), options);
   ASSERT_TRUE(enqueuer.ok());
-  ASSERT_TRUE(enqueuer->enqueue(make_task_message(queue_, "low", Json::array(), Json::object(),
-                                                  Json{{"broker_priority", 1}}))
-                  .ok());
-  ASSERT_TRUE(enqueuer->enqueue(make_task_message(queue_, "high", Json::array(), Json::object(),
-                                                  Json{{"broker_priority", 9}}))
-                  .ok());
+  ASSERT_TRUE(
+      enqueuer->enqueue(make_task_message(queue_, "low", Json::array(), Json::object(), Json{{"broker_priority", 1}}))
+          .ok());
+  ASSERT_TRUE(
+      enqueuer->enqueue(make_task_message(queue_, "high", Json::array(), Json::object(), Json{{"broker_priority", 9}}))
+          .ok());
   std::string out;
   ASSERT_EQ(peer("receive", queue_ + " 2 5", &out), 0) << out;
   Json got = peer_json(out);
@@ -132,8 +132,9 @@ std::vector<TaskMessage> fill_dead_letters(const std::string& queue, int count) 
   EXPECT_TRUE(enqueuer.ok());
   std::vector<TaskMessage> sent;
   for (int i = 0; i < count; ++i) {
-    TaskMessage m = make_task_message(dead_letter_queue_name(queue), "broken", Json::array({i}), Json::object(),
-                                      Json{{"retries", 3}, {"traceback", "Traceback\nValueError: " + std::to_string(i)}});
+    TaskMessage m =
+        make_task_message(dead_letter_queue_name(queue), "broken", Json::array({i}), Json::object(),
+                          Json{{"retries", 3}, {"traceback", "Traceback\nValueError: " + std::to_string(i)}});
     EXPECT_TRUE(enqueuer->ensure_queues(queue).ok());
     auto results = enqueuer->publish_batch(std::span<const TaskMessage>(&m, 1));
     EXPECT_TRUE(results.front().ok());
@@ -162,8 +163,8 @@ TEST_F(TaskBrokerTest, DeadLettersRequeueOneOrAllAndPurge) {
   auto one = requeue_dead_letters(test_settings(), queue_, sent[1].message_id);
   ASSERT_TRUE(one.ok()) << one.error().message();
   EXPECT_EQ(one->requeued, 1u);
-  EXPECT_TRUE(wait_until([&] { return counts(queue_).dead == 2 && counts(queue_).ready == 1; },
-                         std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      wait_until([&] { return counts(queue_).dead == 2 && counts(queue_).ready == 1; }, std::chrono::seconds(5)));
   auto conn = broker::Connection::open(test_settings());
   ASSERT_TRUE(conn.ok());
   broker::ConsumerOptions consume;

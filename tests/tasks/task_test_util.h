@@ -36,8 +36,8 @@ inline std::string quote(const std::string& text) {
 inline int peer(const std::string& command, const std::string& args, std::string* out = nullptr) {
   if (out != nullptr) out->clear();
   auto ep = dc::test::rabbit_endpoint();
-  const std::string line = "/usr/bin/python3 " + std::string(DC_TASKS_TEST_DIR) + "/dramatiq_peer.py " + command +
-                           " " + ep->host + " " + std::to_string(ep->port) + " " + args + " 2>&1";
+  const std::string line = "/usr/bin/python3 " + std::string(DC_TASKS_TEST_DIR) + "/dramatiq_peer.py " + command + " " +
+                           ep->host + " " + std::to_string(ep->port) + " " + args + " 2>&1";
   return dc::test::run_shell(line, out);
 }
 
@@ -58,12 +58,12 @@ inline Json peer_json(const std::string& out) {
 }
 
 // Skips (or, with DC_REQUIRE_SERVICES=1, fails) when pika is missing.
-#define DC_REQUIRE_PIKA()                                                                     \
-  do {                                                                                        \
-    if (::dc::test::run_shell("/usr/bin/python3 -c 'import pika' 2>/dev/null") != 0) {        \
-      if (::dc::test::services_required()) FAIL() << "python3-pika missing (install-deps)";   \
-      GTEST_SKIP() << "python3-pika missing: run scripts/install-deps.sh";                    \
-    }                                                                                         \
+#define DC_REQUIRE_PIKA()                                                                   \
+  do {                                                                                      \
+    if (::dc::test::run_shell("/usr/bin/python3 -c 'import pika' 2>/dev/null") != 0) {      \
+      if (::dc::test::services_required()) FAIL() << "python3-pika missing (install-deps)"; \
+      GTEST_SKIP() << "python3-pika missing: run scripts/install-deps.sh";                  \
+    }                                                                                       \
   } while (0)
 
 // Deletes Q, Q.DQ and Q.XQ.

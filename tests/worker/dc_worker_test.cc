@@ -4,9 +4,9 @@
 // run once, fail into the dead-letter queue, dead list with traceback),
 // kill -9 in the middle of 1,000 tasks loses none, SIGTERM is graceful,
 // and a broker that is down gives dcctl its own exit code.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -24,8 +24,8 @@ extern char** environ;
 namespace dc::worker {
 namespace {
 
-using ::testing::HasSubstr;
 using tasks::Json;
+using ::testing::HasSubstr;
 using namespace tasks::test;
 using Clock = std::chrono::steady_clock;
 
@@ -97,6 +97,8 @@ class DcWorkerTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     auto ep = dc::test::rabbit_endpoint();
+    // (DC_RABBIT_HOST/PORT in the environment, as make test exports them,
+    // name the same broker.)
     broker_ = "rabbit_host = \"" + ep->host + "\"\nrabbit_port = " + std::to_string(ep->port) + "\n";
   }
   void TearDown() override {
@@ -112,8 +114,7 @@ class DcWorkerTest : public ::testing::Test {
   // An actor that appends its message id to the witness file.
   std::string witness_actor(const std::string& name, const std::string& more = "") {
     return "[actors." + name + "]\nexec = [\"/bin/sh\", \"-c\", \"" + more +
-           "echo \\\"$DC_TASK_MESSAGE_ID $DC_TASK_RETRIES\\\" >> " + dir_ + "/witness\"]\nqueue = \"" + queue_ +
-           "\"\n";
+           "echo \\\"$DC_TASK_MESSAGE_ID $DC_TASK_RETRIES\\\" >> " + dir_ + "/witness\"]\nqueue = \"" + queue_ + "\"\n";
   }
   std::unique_ptr<Program> worker(const std::string& config_path, const std::vector<std::string>& more = {}) {
     std::vector<std::string> argv = {DC_WORKER_BIN, "--config", config_path, "--worker-queues", queue_};
@@ -146,8 +147,8 @@ TEST_F(DcWorkerTest, DramatiqClientMessagesAreRunByDcWorker) {
   std::set<std::string> ids;
   for (const std::string& line : witness()) ids.insert(line.substr(0, line.find(' ')));
   EXPECT_EQ(ids, (std::set<std::string>{first["message_id"], delayed["message_id"]}));
-  EXPECT_TRUE(wait_until([&] { return counts(queue_).ready == 0 && counts(queue_).dead == 0; },
-                         std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      wait_until([&] { return counts(queue_).ready == 0 && counts(queue_).dead == 0; }, std::chrono::seconds(5)));
   w->signal(SIGTERM);
   EXPECT_EQ(w->wait_exit(std::chrono::seconds(10)), 0) << read_file(dir_ + "/worker.log");
 }
@@ -182,9 +183,9 @@ TEST_F(DcWorkerTest, DcctlSendFeedsADramatiqWorker) {
 // The issue's walk-through with the example actor: it runs once; a failing
 // one exhausts max_retries and `dcctl task dead list` shows its traceback.
 TEST_F(DcWorkerTest, ExampleActorRunsOnceAndFailuresEndInDeadListWithTraceback) {
-  const std::string cfg = config("[actors.collect]\nexec = [\"" + std::string(DC_REPO_ROOT) +
-                                 "/examples/tasks/collect\"]\nqueue = \"" + queue_ +
-                                 "\"\nmax_retries = 2\nmin_backoff = 100\n");
+  const std::string cfg =
+      config("[actors.collect]\nexec = [\"" + std::string(DC_REPO_ROOT) + "/examples/tasks/collect\"]\nqueue = \"" +
+             queue_ + "\"\nmax_retries = 2\nmin_backoff = 100\n");
   std::string out;
   ASSERT_EQ(dcctl(cfg, "task send " + queue_ + " collect --args '[1,2]'", &out), 0) << out;
   ASSERT_EQ(dcctl(cfg, "task send " + queue_ + " collect --args '[\"x\"]'", &out), 0) << out;
@@ -192,8 +193,8 @@ TEST_F(DcWorkerTest, ExampleActorRunsOnceAndFailuresEndInDeadListWithTraceback) 
   auto w = worker(cfg);
   ASSERT_TRUE(wait_until([&] { return counts(queue_).dead == 1; }, std::chrono::seconds(20)))
       << read_file(dir_ + "/worker.log");
-  EXPECT_TRUE(wait_until([&] { return counts(queue_).ready == 0 && counts(queue_).delayed == 0; },
-                         std::chrono::seconds(5)))
+  EXPECT_TRUE(
+      wait_until([&] { return counts(queue_).ready == 0 && counts(queue_).delayed == 0; }, std::chrono::seconds(5)))
       << "the good message ran and was acked";
   ASSERT_EQ(dcctl(cfg, "task dead list " + queue_, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("message " + failing_id));
@@ -255,25 +256,21 @@ TEST_F(DcWorkerTest, SigtermFinishesRunningTasksAndReturnsTheRest) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   w->signal(SIGTERM);
   EXPECT_EQ(w->wait_exit(std::chrono::seconds(10)), 0) << read_file(dir_ + "/worker.log");
-  EXPECT_EQ(witness().size(), 1u) << "the running task finished, no other started; "
-                                   << read_file(dir_ + "/worker.log");
+  EXPECT_EQ(witness().size(), 1u) << "the running task finished, no other started; " << read_file(dir_ + "/worker.log");
   EXPECT_TRUE(wait_until([&] { return counts(queue_).ready == 2; }, std::chrono::seconds(5)))
       << "the other two are back in the queue";
 }
 
 TEST_F(DcWorkerTest, BrokerDownGivesItsOwnExitCode) {
-  const std::string path = dir_ + "/down.toml";
-  std::ofstream(path) << "rabbit_host = \"127.0.0.1\"\nrabbit_port = 1\n";
+  // Flags, not a file: DC_RABBIT_PORT in the environment (make test exports
+  // it) would win over a file.
+  const std::string down = " --rabbit-host 127.0.0.1 --rabbit-port 1";
   std::string out;
-  out.clear();
-  const int rc = dc::test::run_shell(std::string(DCCTL_BIN) + " --config " + path + " task send " + queue_ + " a 2>&1",
-                                     &out);
+  const int rc = dc::test::run_shell(std::string(DCCTL_BIN) + down + " task send " + queue_ + " a 2>&1", &out);
   EXPECT_EQ(rc, 4) << out;
   EXPECT_THAT(out, HasSubstr("no database fallback for tasks"));
   out.clear();
-  EXPECT_EQ(dc::test::run_shell(std::string(DCCTL_BIN) + " --config " + path + " task send 'bad queue' a 2>&1", &out),
-            2)
-      << out;
+  EXPECT_EQ(dc::test::run_shell(std::string(DCCTL_BIN) + down + " task send 'bad queue' a 2>&1", &out), 2) << out;
 }
 
 }  // namespace
