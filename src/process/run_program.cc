@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -84,6 +85,35 @@ bool drain(int fd, std::string& tail, size_t keep) {
   }
 }
 
+// Blocks SIGPIPE in the calling thread while it lives, so writing to the
+// stdin of a program that exited without reading it is EPIPE, not the death
+// of the whole process (whatever the process's disposition). A SIGPIPE our
+// writes raised is consumed before the mask is restored.
+class SigpipeBlock {
+ public:
+  SigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlock() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) && !sigismember(&old_, SIGPIPE)) {
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlock(const SigpipeBlock&) = delete;
+  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+};
+
 }  // namespace
 
 std::vector<std::string> environment_without(const std::vector<std::string>& drop) {
@@ -102,6 +132,7 @@ Result<ProgramResult> run_program(const ProgramRun& run) {
     return Error(Errc::invalid_argument, "cannot run a program: its argv is empty");
   }
   const std::string& program = run.argv[0];
+  const SigpipeBlock no_sigpipe;
   auto in = make_pipe(program);
   if (!in) return in.error();
   auto out = make_pipe(program);

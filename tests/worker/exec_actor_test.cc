@@ -135,6 +135,19 @@ TEST_F(ExecActorTest, CancellationKillsAndReportsInterrupted) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
 }
 
+TEST(RunProgramTest, AProgramThatIgnoresStdinIsNoSigpipe) {
+  // SIGPIPE keeps its default action (death) in this test process.
+  ProgramRun run;
+  run.argv = {"/bin/true"};
+  run.env = {"PATH=/usr/bin:/bin"};
+  run.stdin_data = std::string(1 << 20, 'x');
+  for (int i = 0; i < 20; ++i) {
+    auto result = run_program(run);
+    ASSERT_TRUE(result.ok()) << result.error().message();
+    EXPECT_TRUE(result->succeeded());
+  }
+}
+
 TEST(RunProgramTest, LargeStdinAndStdoutDoNotDeadlock) {
   ProgramRun run;
   run.argv = {"/bin/cat"};
