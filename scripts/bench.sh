@@ -417,7 +417,7 @@ if [[ -n "$quick" ]]; then
 else
   task_count=20000 task_py_count=6000 task_exec_count=3000 task_spawn_count=6000 task_enqueue_count=5000 task_reps=3
 fi
-task_noop=$(command -v true)
+task_noop=$(type -P true)  # a path: posix_spawn does not search PATH
 log "pipeline tasks: $task_count in-process, $task_py_count Python, $task_exec_count exec tasks x $task_reps"
 for ((rep = 1; rep <= task_reps; rep++)); do
   w=$("$task_bench" enqueue --port "$rport" --queue "bench_tq_enq_dc_$rep" --count "$task_enqueue_count") ||

@@ -22,6 +22,20 @@ int64_t now_ms() { return to_unix_micros(now()) / 1000; }
 
 }  // namespace
 
+AckPlan plan_acks(const std::set<uint64_t>& pending, std::vector<uint64_t> acks) {
+  std::sort(acks.begin(), acks.end());
+  AckPlan plan;
+  const uint64_t lowest_pending = pending.empty() ? UINT64_MAX : *pending.begin();
+  for (uint64_t tag : acks) {
+    if (tag < lowest_pending) {
+      plan.up_to = tag;  // ascending: the last one below wins
+    } else {
+      plan.singles.push_back(tag);
+    }
+  }
+  return plan;
+}
+
 struct QueueConsumer::Held {
   int64_t eta = 0;
   uint64_t seq = 0;
@@ -81,6 +95,7 @@ void QueueConsumer::run() {
   std::optional<broker::Consumer> consumer;
   std::optional<tasks::TaskEnqueuer> mover;  // publishes due delayed messages
   std::vector<Held> held;                    // heap
+  std::set<uint64_t> outstanding;            // deliveries of this connection not settled yet
   uint64_t generation = 0;
   uint64_t held_seq = 0;
   int failures = 0;
@@ -108,6 +123,7 @@ void QueueConsumer::run() {
     connected_gauge.set(0);
     for (const Held& h : held) delayed_gauge(h).add(-1);
     held.clear();
+    outstanding.clear();
     cancelled = false;
     failures = std::max(failures, 1);
     set_status("reconnecting: " + e.message());
@@ -185,16 +201,31 @@ void QueueConsumer::run() {
       posted.swap(posted_);
     }
     std::optional<Error> failure;
+    // Rejects and requeues one by one; acks in as few frames as possible
+    // (plan_acks), after the rejects so a multiple-ack never covers them.
+    std::vector<uint64_t> acks;
     for (const Posted& p : posted) {
       if (p.generation != generation) continue;  // that connection is gone; the broker requeued it
-      Status st = p.settlement == Settlement::ack      ? consumer->ack(p.tag)
-                  : p.settlement == Settlement::reject ? consumer->reject(p.tag, /*requeue=*/false)
-                                                       : consumer->reject(p.tag, /*requeue=*/true);
-      if (!st) {
+      outstanding.erase(p.tag);
+      if (p.settlement == Settlement::ack) {
+        acks.push_back(p.tag);
+        continue;
+      }
+      if (Status st = consumer->reject(p.tag, /*requeue=*/p.settlement == Settlement::requeue); !st) {
         failure = st.error();
         break;
       }
-      if (p.settlement != Settlement::requeue) shared_.settled->fetch_add(1);
+      if (p.settlement == Settlement::reject) shared_.settled->fetch_add(1);
+    }
+    if (!failure && !acks.empty()) {
+      const AckPlan plan = plan_acks(outstanding, acks);
+      Status st = plan.up_to ? consumer->ack_up_to(*plan.up_to) : ok_status();
+      for (size_t i = 0; st && i < plan.singles.size(); ++i) st = consumer->ack(plan.singles[i]);
+      if (st) {
+        shared_.settled->fetch_add(acks.size());
+      } else {
+        failure = st.error();
+      }
     }
     if (failure) {
       drop_connection(*failure);
@@ -211,6 +242,7 @@ void QueueConsumer::run() {
       }
       for (const Held& h : held) {
         delayed_gauge(h).add(-1);
+        outstanding.erase(h.tag);
         (void)consumer->reject(h.tag, /*requeue=*/true);
       }
       held.clear();
@@ -237,6 +269,7 @@ void QueueConsumer::run() {
       } else if (cancelled) {
         st = consumer->reject(d.delivery_tag, /*requeue=*/true);
       } else if (auto eta = tasks::eta_ms(*decoded)) {
+        outstanding.insert(d.delivery_tag);
         Held h{*eta, held_seq++, d.delivery_tag, std::move(*decoded)};
         delayed_gauge(h).add(1);
         held.push_back(std::move(h));
@@ -249,7 +282,11 @@ void QueueConsumer::run() {
         if (st) shared_.settled->fetch_add(1);
       } else {
         WorkItem item{std::move(*decoded), actor, this, generation, d.delivery_tag, 0};
-        if (!shared_.work->push(std::move(item))) st = consumer->reject(d.delivery_tag, /*requeue=*/true);
+        if (shared_.work->push(std::move(item))) {
+          outstanding.insert(d.delivery_tag);
+        } else {
+          st = consumer->reject(d.delivery_tag, /*requeue=*/true);
+        }
       }
       if (!st) {
         failure = st.error();
@@ -296,6 +333,7 @@ void QueueConsumer::run() {
           continue;
         }
         delayed_gauge(due[i]).add(-1);
+        outstanding.erase(due[i].tag);
         if (Status st = consumer->ack(due[i].tag); !st) {
           failure = st.error();
           break;

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +28,17 @@ enum class Settlement {
   reject,   // dead-letter it (basic.reject, requeue=false -> Q.XQ)
   requeue,  // give it back to its queue to run again
 };
+
+// How to send a batch of acks with as few frames as the channel allows:
+// one multiple-ack (basic.ack multiple=true) up to `up_to` covers every
+// acked tag below the lowest delivery still pending, and the acks above it
+// go one by one. `pending` holds the deliveries of the channel not settled
+// by this batch (or before); `acks` the tags this batch acks.
+struct AckPlan {
+  std::optional<uint64_t> up_to;
+  std::vector<uint64_t> singles;
+};
+AckPlan plan_acks(const std::set<uint64_t>& pending, std::vector<uint64_t> acks);
 
 // What every consumer of a worker shares; owned by the worker.
 struct ConsumerShared {

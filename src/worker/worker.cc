@@ -60,6 +60,31 @@ class ThreadContext {
 
   double uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
+  // The metric series of one (queue_name, actor_name), looked up once per
+  // thread: a registry lookup takes a lock and allocates.
+  struct Series {
+    Counter& messages;
+    Counter& errors;
+    Counter& retries;
+    Counter& rejects;
+    Gauge& inprogress;
+    Histogram& duration_ms;
+  };
+  const Series& series(WorkerMetrics& metrics, std::string_view queue, std::string_view actor) {
+    std::string key;
+    key.reserve(queue.size() + actor.size() + 1);
+    key.append(queue).push_back('\0');
+    key.append(actor);
+    auto it = series_.find(key);
+    if (it == series_.end()) {
+      Series made{metrics.messages->with({queue, actor}),   metrics.errors->with({queue, actor}),
+                  metrics.retries->with({queue, actor}),    metrics.rejects->with({queue, actor}),
+                  metrics.inprogress->with({queue, actor}), metrics.duration_ms->with({queue, actor})};
+      it = series_.emplace(std::move(key), made).first;
+    }
+    return it->second;
+  }
+
   // Publishes `message` with confirms, reconnecting between attempts.
   Status publish(const tasks::TaskMessage& message) {
     Status last = Error(Errc::unavailable, "not attempted");
@@ -88,6 +113,7 @@ class ThreadContext {
   int index_;
   std::mt19937_64 rng_;
   std::optional<tasks::TaskEnqueuer> enqueuer_;
+  std::map<std::string, Series, std::less<>> series_;
 };
 
 // Runs one message to its settlement (see worker.h).
@@ -97,18 +123,19 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
   const std::string_view queue_label = m.queue_name;
   const auto settle = [&](Settlement s) { item.origin->settle(item.generation, item.tag, s); };
   const tasks::EffectiveOptions options = tasks::effective_options(m, spec.options);
+  const ThreadContext::Series& series = context.series(metrics, queue_label, m.actor_name);
 
   if (tasks::age_exceeded(m, options, now_ms())) {
     spdlog::warn("message {} ({}) has exceeded its age limit of {} ms; dead-lettering it", m.message_id, m.actor_name,
                  *options.max_age);
-    metrics.messages->with({queue_label, m.actor_name}).inc();
-    metrics.duration_ms->with({queue_label, m.actor_name}).observe(0);
-    metrics.rejects->with({queue_label, m.actor_name}).inc();
+    series.messages.inc();
+    series.duration_ms.observe(0);
+    series.rejects.inc();
     settle(Settlement::reject);
     return;
   }
 
-  Gauge& inprogress = metrics.inprogress->with({queue_label, m.actor_name});
+  Gauge& inprogress = series.inprogress;
   inprogress.add(1);
   const auto started = std::chrono::steady_clock::now();
   // A message may ask for any time limit; a year is "none" and keeps the
@@ -125,8 +152,8 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
     settle(Settlement::requeue);
     return;
   }
-  metrics.duration_ms->with({queue_label, m.actor_name}).observe(elapsed);
-  metrics.messages->with({queue_label, m.actor_name}).inc();
+  series.duration_ms.observe(elapsed);
+  series.messages.inc();
 
   if (result.kind == AttemptResult::Kind::success) {
     auto step = tasks::next_pipeline_step(m, result.result, spec.options.pipe_ignore);
@@ -152,14 +179,14 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
   }
 
   // Failure: Dramatiq's Retries rule.
-  metrics.errors->with({queue_label, m.actor_name}).inc();
+  series.errors.inc();
   const tasks::FailureDecision decision =
       tasks::decide_failure(m, options, result.traceback, now_ms(), context.uniform());
   if (decision.kind == tasks::FailureDecision::Kind::dead_letter) {
     spdlog::warn("message {} ({}) failed: {}; retries exceeded ({} of {}), dead-lettering it to {}", m.message_id,
                  m.actor_name, last_line(result.traceback), options.retries, options.max_retries,
                  tasks::dead_letter_queue_name(m.queue_name));
-    metrics.rejects->with({queue_label, m.actor_name}).inc();
+    series.rejects.inc();
     settle(Settlement::reject);
     return;
   }
@@ -171,7 +198,7 @@ void process(const WorkItem& item, ThreadContext& context, WorkerMetrics& metric
   }
   spdlog::info("message {} ({}) failed: {}; retry {} of {} in {} ms", m.message_id, m.actor_name,
                last_line(result.traceback), options.retries + 1, options.max_retries, decision.delay_ms);
-  metrics.retries->with({queue_label, m.actor_name}).inc();
+  series.retries.inc();
   settle(Settlement::ack);
 }
 
