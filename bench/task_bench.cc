@@ -7,7 +7,7 @@
 //       the next (what Dramatiq's enqueue does with confirm_delivery=True).
 //   dc-task-bench preload --port P --queue Q --count N --actor A
 //       Fills Q with N messages (pipelined, confirmed); not timed.
-//   dc-task-bench worker --port P --queue Q --count N --threads T [--exec PROGRAM]
+//   dc-task-bench worker --port P --queue Q --count N --threads T [--prefetch K] [--exec PROGRAM]
 //       Preloads N messages, then runs a Worker with a no-op actor (a C++
 //       function, or the executable PROGRAM) until all N are settled.
 //   dc-task-bench spawn --count N --threads T --program PROGRAM
@@ -78,7 +78,7 @@ int enqueue(int port, const std::string& queue, int count) {
   return 0;
 }
 
-int worker(int port, const std::string& queue, int count, int threads, const std::string& program) {
+int worker(int port, const std::string& queue, int count, int threads, int prefetch, const std::string& program) {
   if (int rc = preload(port, queue, count, "noop"); rc != 0) return rc;
   dc::worker::ActorRegistry actors;
   dc::worker::ActorSpec spec;
@@ -93,6 +93,7 @@ int worker(int port, const std::string& queue, int count, int threads, const std
   options.connection = settings(port);
   options.queues = {queue};
   options.threads = threads;
+  options.prefetch = prefetch;
   const auto start = Clock::now();
   auto w = dc::worker::Worker::start(options, std::move(actors));
   if (!w) return fail(w.error().message());
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
   std::string queue = "bench_tasks";
   int count = 1000;
   int threads = 8;
+  int prefetch = 0;
   std::string program;
   std::string actor = "noop";
   auto* enqueue_cmd = app.add_subcommand("enqueue", "confirmed enqueue rate, one message at a time");
@@ -156,12 +158,13 @@ int main(int argc, char** argv) {
   for (auto* sub : {enqueue_cmd, preload_cmd, worker_cmd, spawn_cmd}) sub->add_option("--count", count);
   preload_cmd->add_option("--actor", actor);
   worker_cmd->add_option("--threads", threads);
+  worker_cmd->add_option("--prefetch", prefetch, "deliveries in flight (default 0: 2 x threads, as Dramatiq)");
   worker_cmd->add_option("--exec", program, "an executable no-op actor (default: a C++ function)");
   spawn_cmd->add_option("--threads", threads);
   spawn_cmd->add_option("--program", program)->required();
   CLI11_PARSE(app, argc, argv);
   if (enqueue_cmd->parsed()) return enqueue(port, queue, count);
   if (preload_cmd->parsed()) return preload(port, queue, count, actor);
-  if (worker_cmd->parsed()) return worker(port, queue, count, threads, program);
+  if (worker_cmd->parsed()) return worker(port, queue, count, threads, prefetch, program);
   return spawn_loop(count, threads, program);
 }
