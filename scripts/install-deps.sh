@@ -16,8 +16,10 @@ packages=(
   rabbitmq-server postgresql sqlite3 openssl
   # interop tests and the benchmark's reference peers (/usr/bin/python3)
   python3 python3-pika
-  # misc tools used by scripts
-  procps iproute2 curl
+  # misc tools used by scripts; faketime: a manager with a skewed clock in
+  # the lease test; util-linux: unshare (managers as pid 1 of their own pid
+  # namespace, like containers)
+  procps iproute2 curl faketime util-linux
 )
 
 missing=()

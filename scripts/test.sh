@@ -21,11 +21,12 @@ trap cleanup EXIT INT TERM
 
 ./scripts/rabbitmq-local.sh start
 ./scripts/postgres-local.sh start
-# rabbitmq-local.sh names the env file after a non-default port.
-rabbit_port=${DC_RABBIT_PORT:-56720}
-if [[ $rabbit_port == 56720 ]]; then rabbit_env=rabbitmq.env; else rabbit_env=rabbitmq-$rabbit_port.env; fi
+# shellcheck disable=SC1091
+# rabbitmq-local.sh names the file after a port other than its default.
+rabbit_env=$DC_SERVICES_DIR/rabbitmq.env
+[[ ${DC_RABBIT_PORT:-56720} == 56720 ]] || rabbit_env=$DC_SERVICES_DIR/rabbitmq-$DC_RABBIT_PORT.env
 # shellcheck disable=SC1090
-source "$DC_SERVICES_DIR/$rabbit_env"
+source "$rabbit_env"
 # shellcheck disable=SC1091
 source "$DC_SERVICES_DIR/postgres.env"
 export DC_REQUIRE_SERVICES=1

@@ -26,6 +26,8 @@ std::string_view to_string(Errc code) {
       return "schema error";
     case Errc::internal:
       return "internal error";
+    case Errc::fenced:
+      return "fenced";
   }
   return "unknown error";
 }

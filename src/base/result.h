@@ -26,6 +26,7 @@ enum class Errc {
   io,                // local file or system call failure
   schema,            // database schema is newer than this build / corrupt
   internal,          // a bug: an invariant did not hold
+  fenced,            // this process no longer holds the lease it acts under: stop acting at once
 };
 
 std::string_view to_string(Errc code);

@@ -11,6 +11,12 @@ int64_t to_unix_micros(TimePoint t) { return t.time_since_epoch().count(); }
 
 TimePoint from_unix_micros(int64_t micros) { return TimePoint(std::chrono::microseconds(micros)); }
 
+std::optional<TimePoint> from_unix_seconds(uint64_t seconds) {
+  constexpr uint64_t kEndOfYear9999 = 253402300799;  // 9999-12-31T23:59:59Z
+  if (seconds > kEndOfYear9999) return std::nullopt;
+  return TimePoint(std::chrono::seconds(static_cast<int64_t>(seconds)));
+}
+
 std::string format_iso8601(TimePoint t) {
   using namespace std::chrono;
   const auto day = floor<days>(t);

@@ -33,4 +33,9 @@ std::optional<TimePoint> parse_iso8601(std::string_view text);
 int64_t to_unix_micros(TimePoint t);
 TimePoint from_unix_micros(int64_t micros);
 
+// A count of seconds since the epoch as it arrives from outside (an AMQP
+// timestamp is any unsigned 64-bit value). nullopt past the end of year
+// 9999, where the conversion to microseconds would overflow.
+std::optional<TimePoint> from_unix_seconds(uint64_t seconds);
+
 }  // namespace dc

@@ -399,7 +399,7 @@ Result<std::optional<amqp_frame_t>> ConnectionCore::wait_frame(Deadline deadline
   }
 }
 
-Result<Content> ConnectionCore::read_content(Deadline deadline) {
+Result<Content> ConnectionCore::read_content(Deadline deadline, size_t max_body) {
   auto header = wait_frame(deadline);
   if (!header.ok()) return header.error();
   if (!header->has_value() || (*header)->frame_type != AMQP_FRAME_HEADER) {
@@ -408,16 +408,26 @@ Result<Content> ConnectionCore::read_content(Deadline deadline) {
   Content content;
   const auto& props = (*header)->payload.properties;
   copy_properties(*static_cast<const amqp_basic_properties_t*>(props.decoded), content);
-  const auto body_size = static_cast<size_t>(props.body_size);
-  content.body.reserve(body_size);
-  while (content.body.size() < body_size) {
+  content.body_size = props.body_size;
+  // Refused by the size its header declares, before any of it is read: the
+  // body frames are then read and dropped one by one, so memory stays
+  // bounded by one frame whatever the broker accepted (up to 128 MiB).
+  content.discarded = max_body > 0 && props.body_size > max_body;
+  if (!content.discarded) content.body.reserve(static_cast<size_t>(props.body_size));
+  uint64_t received = 0;
+  while (received < props.body_size) {
     auto body = wait_frame(deadline);
     if (!body.ok()) return body.error();
     if (!body->has_value() || (*body)->frame_type != AMQP_FRAME_BODY) {
       return fail(Error(Errc::protocol, "broker " + description_ + " sent an incomplete message body"));
     }
     const amqp_bytes_t& fragment = (*body)->payload.body_fragment;
-    content.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
+    received += fragment.len;
+    if (content.discarded) {
+      release_buffers();
+    } else {
+      content.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
+    }
   }
   return content;
 }
@@ -556,9 +566,9 @@ void copy_properties(const amqp_basic_properties_t& props, Content& out) {
   if (f & AMQP_BASIC_CONTENT_TYPE_FLAG) out.content_type = to_string(props.content_type);
   if (f & AMQP_BASIC_MESSAGE_ID_FLAG) out.message_id = to_string(props.message_id);
   if (f & AMQP_BASIC_DELIVERY_MODE_FLAG) out.delivery_mode = props.delivery_mode;
-  if (f & AMQP_BASIC_TIMESTAMP_FLAG) {
-    out.timestamp = TimePoint(std::chrono::seconds(static_cast<int64_t>(props.timestamp)));
-  }
+  if (f & AMQP_BASIC_PRIORITY_FLAG) out.priority = props.priority;
+  // Any 64-bit value can arrive; one no calendar holds is left out.
+  if (f & AMQP_BASIC_TIMESTAMP_FLAG) out.timestamp = from_unix_seconds(props.timestamp);
   if (f & AMQP_BASIC_HEADERS_FLAG) {
     for (int i = 0; i < props.headers.num_entries; ++i) {
       const amqp_table_entry_t& e = props.headers.entries[i];

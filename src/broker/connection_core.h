@@ -39,11 +39,14 @@ inline std::string to_string(amqp_bytes_t b) {
 
 // A message's content as read from the wire (after basic.deliver/return).
 struct Content {
-  std::string body;
+  std::string body;        // empty when discarded
+  uint64_t body_size = 0;  // as the content header declared it
+  bool discarded = false;  // over the reader's limit: read and dropped unbuffered
   std::optional<std::string> content_type;
   std::optional<std::string> message_id;
   std::optional<TimePoint> timestamp;
   std::optional<int> delivery_mode;
+  std::optional<int> priority;
   std::map<std::string, std::string> headers;
 };
 
@@ -95,7 +98,9 @@ class ConnectionCore {
   // Reads the content header and body frames that follow a basic.deliver or
   // basic.return. They follow immediately, so missing them by `deadline` is a
   // protocol failure.
-  Result<Content> read_content(Deadline deadline);
+  // `max_body` > 0: a body declared larger is read and dropped frame by
+  // frame, never held (Content::discarded).
+  Result<Content> read_content(Deadline deadline, size_t max_body = 0);
 
   // Lets rabbitmq-c reuse the memory of frames already consumed.
   void release_buffers();

@@ -81,13 +81,16 @@ Result<std::optional<Delivery>> Consumer::next(std::chrono::milliseconds timeout
       d.routing_key = to_string(deliver->routing_key);
       // The content follows the method at once; a zero timeout must not cut
       // a message in half.
-      auto content = core.read_content(std::max(deadline, deadline_after(core.rpc_timeout())));
+      auto content = core.read_content(std::max(deadline, deadline_after(core.rpc_timeout())), options_.max_body_bytes);
       if (!content.ok()) return content.error();
       d.body = std::move(content->body);
+      d.body_size = content->body_size;
+      d.body_discarded = content->discarded;
       d.message_id = std::move(content->message_id);
       d.content_type = std::move(content->content_type);
       d.timestamp = content->timestamp;
       d.delivery_mode = content->delivery_mode;
+      d.priority = content->priority;
       for (auto& [key, value] : content->headers) d.headers.emplace(key, std::move(value));
       core.release_buffers();
       return std::optional<Delivery>(std::move(d));

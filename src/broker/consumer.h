@@ -37,11 +37,14 @@ struct Delivery {
   bool redelivered = false;   // delivered before and not acked then
   std::string exchange;
   std::string routing_key;
-  std::string body;
+  std::string body;             // empty when body_discarded
+  uint64_t body_size = 0;       // as its content header declared
+  bool body_discarded = false;  // over ConsumerOptions::max_body_bytes: never read into memory
   std::optional<std::string> message_id;
   std::optional<std::string> content_type;
   std::optional<TimePoint> timestamp;  // whole seconds
   std::optional<int> delivery_mode;    // 2 = persistent
+  std::optional<int> priority;         // 0-255, when the publisher set one
   // Application headers. String values as sent; numbers and booleans as
   // text; nested tables and arrays are left out.
   std::map<std::string, std::string, std::less<>> headers;
@@ -54,6 +57,11 @@ struct ConsumerOptions {
   std::string queue;
   uint16_t prefetch = 1;     // unacked deliveries in flight (rabbit_prefetch), >= 1
   std::string consumer_tag;  // empty: the broker assigns one
+  // > 0: a delivery whose body is declared larger comes out of next() with
+  // body_discarded set and an empty body. Its frames are read and dropped as
+  // they arrive, so memory stays bounded by one frame however large the
+  // message; the caller rejects it (poison). 0: no limit.
+  size_t max_body_bytes = 0;
 };
 
 class Consumer {

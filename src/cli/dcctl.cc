@@ -10,6 +10,7 @@
 #include "base/redact.h"
 #include "base/strings.h"
 #include "base/version.h"
+#include "cli/task_commands.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
 #include "schedule/schedule.h"
@@ -275,16 +276,18 @@ int run_managers(const Config& config, bool json_out) {
   if (!store) return fail(store.error());
   auto managers = (*store)->list_managers();
   if (!managers) return fail(managers.error());
+  // Live: seen within the lease time the managers are configured with.
+  const std::chrono::milliseconds lease_ttl = std::chrono::seconds(config.lease_ttl);
   const TimePoint t = now();
   if (json_out) {
     json arr = json::array();
-    for (const auto& m : *managers) arr.push_back(to_json(m, t, kManagerLeaseTtl));
+    for (const auto& m : *managers) arr.push_back(to_json(m, t, lease_ttl));
     std::cout << arr.dump(2) << '\n';
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : *managers) {
-    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, kManagerLeaseTtl) ? "yes" : "no",
+    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, lease_ttl) ? "yes" : "no",
                     format_iso8601(m.last_seen), format_iso8601(m.started_at), m.version});
   }
   print_table(std::cout, {"NAME", "HOST", "PID", "MODE", "LIVE", "LAST_SEEN", "STARTED_AT", "VERSION"}, rows);
@@ -335,6 +338,7 @@ constexpr std::string_view kSynopsis =
     "  dcctl commands list [--app APP_ID] [--pending] [--json] | dcctl commands show CMD_ID [--json]\n"
     "  dcctl managers [--json]\n"
     "  dcctl db init\n"
+    "  dcctl task send|queues|dead ...   pipeline tasks (dcctl task --help)\n"
     "Exit codes: 0 ok; 1 failed (with --wait: NOT_EXECUTED); 2 usage or configuration error; 3 --wait timed out.\n"
     "A command is stored in the database before it is published: if the broker is down it stays PENDING\n"
     "and the manager picks it up by polling.";
@@ -447,6 +451,7 @@ int dcctl_main(int argc, char** argv) {
   add_issue_commands(app, request);
   add_apps_commands(app, request);
   add_inspection_commands(app, request);
+  TaskCommands task_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -461,6 +466,7 @@ int dcctl_main(int argc, char** argv) {
     std::cerr << "dcctl: " << config.error().message() << '\n';
     return kExitUsage;
   }
+  if (task_commands.parsed()) return task_commands.run(*config);
   if (const int code = run(request, *config); code >= 0) return code;
   std::cerr << app.help();
   return kExitUsage;

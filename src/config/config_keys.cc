@@ -38,6 +38,18 @@ const std::vector<ConfigKey>& config_keys() {
       {"command_secret", "", "HMAC-SHA256 key(s), comma separated; when set, unsigned commands are poison", true,
        "KEY,..."},
       {"command_max_age", "300", "seconds after which a signed command is a replay (>= 1)", false, "SECONDS"},
+      {"lease_ttl", "15", "seconds a manager's name stays taken after its last heartbeat (3-3600)", false, "SECONDS"},
+      {"schedule_misfire_grace", "60",
+       "seconds a scheduled run may start late; a later one is skipped, as cron does (>= 1)", false, "SECONDS"},
+      {"worker_queues", "", "task queues dc-worker consumes, comma separated (default: every queue an actor names)",
+       false, "QUEUE,..."},
+      {"worker_threads", "8", "dc-worker threads running tasks (1-1024)", false, "N"},
+      {"worker_prefetch", "0", "task deliveries in flight per queue (0 = 2 x worker_threads, as Dramatiq)", false, "N"},
+      {"worker_shutdown_timeout", "600", "seconds dc-worker lets running tasks finish after SIGTERM (>= 0)", false,
+       "SECONDS"},
+      {"task_max_priority", "0", "x-max-priority of task queues (0 = none, else 1-255; Dramatiq's max_priority)", false,
+       "N"},
+      {"task_max_body", "1048576", "largest task message body in bytes; larger ones are dead-lettered", false, "BYTES"},
   };
   return keys;
 }

@@ -41,6 +41,23 @@ CommandPlan plan_command(CmdName name, bool running) {
   return plan;
 }
 
+std::string_view disable_result(bool disable) { return disable ? "disabled" : "enabled"; }
+
+bool database_only(CmdName name) {
+  const CommandPlan plan = plan_command(name, /*running=*/false);
+  return plan.set_disable.has_value() && !plan.start && !plan.stop;
+}
+
+RunJoin run_join(const CommandPlace& place, const Claimer& claimer,
+                 const std::set<std::pair<std::string, std::string>>& queued) {
+  if (place.settled(claimer)) return RunJoin::duplicate;
+  if (place.row && place.row->claimed_by) return RunJoin::general_path;
+  for (const auto& row : place.earlier) {
+    if (!queued.contains({row.cmd_id, row.app_id})) return RunJoin::general_path;
+  }
+  return RunJoin::join;
+}
+
 AppStatus status_after_exit(bool stop_requested, int exit_code, int term_signal) {
   if (stop_requested) return AppStatus::stopped;
   if (term_signal != 0) return AppStatus::failed;
@@ -105,9 +122,44 @@ std::chrono::milliseconds Backoff::next() {
   return std::chrono::milliseconds(static_cast<int64_t>(std::max(1.0, delay)));
 }
 
-bool schedule_due(const App& app, bool running, TimePoint now) {
-  if (!app.schedule || app.disable || running) return false;
-  return app.next_run_at && *app.next_run_at <= now;
+ScheduleAction schedule_action(const App& app, bool running, TimePoint now, std::chrono::seconds misfire_grace) {
+  if (!app.schedule || !app.next_run_at || *app.next_run_at > now) return ScheduleAction::wait;
+  if (now - *app.next_run_at > misfire_grace) return ScheduleAction::skip_missed;
+  if (app.disable || running) return ScheduleAction::wait;
+  return ScheduleAction::start;
+}
+
+std::string recorded_command_problem(const CommandRecord& row, std::string_view manager,
+                                     const std::vector<std::string>& secrets, TimePoint now,
+                                     std::chrono::seconds max_age) {
+  Command command;
+  command.id = row.cmd_id;
+  command.app_id = row.target.empty() ? row.app_id : row.target;
+  command.name = row.command;
+  command.issued_by = row.issued_by;
+  command.issued_at = row.issued_at;
+  command.args_json = row.args_json;
+  const std::string body = serialize_command_body(command);
+  if (body.size() > kMaxBodyBytes) {
+    return "its message is " + std::to_string(body.size()) + " bytes (limit " + std::to_string(kMaxBodyBytes) + ")";
+  }
+  if (secrets.empty()) return {};
+  // A single app's command was published to its manager; a broadcast to
+  // that manager or to `all`.
+  std::string first_problem;
+  const bool broadcast = command.app_id == kBroadcastAppId;
+  for (const std::string_view key : {manager, kBroadcastRoutingKey}) {
+    if (key == kBroadcastRoutingKey && !broadcast) break;
+    auto problem = signature_problem(secrets, row.signature, row.cmd_id, key, body, row.issued_at, now, max_age);
+    if (problem.empty()) return {};
+    if (first_problem.empty()) first_problem = std::move(problem);
+  }
+  return first_problem;
+}
+
+bool lease_confirmed(std::chrono::steady_clock::time_point last_confirmed, std::chrono::steady_clock::time_point now,
+                     std::chrono::milliseconds lease_ttl) {
+  return now - last_confirmed < lease_ttl * 4 / 5;
 }
 
 bool sweep_takes(const CommandRecord& record, bool broker_mode, TimePoint now, std::chrono::milliseconds grace) {

@@ -1,43 +1,51 @@
-// dc-manager's event loop (SPEC §6): one thread owns the broker consumer, the
-// store, the timers and the app processes. Decisions come from
-// manager/decisions.h; this file only carries them out.
+// dc-manager's event loop (SPEC §6). It wires the parts and owns nothing
+// else: the store, the broker consumer, the process table, the lease (its
+// own thread), the background connector, the command runner, the delivery
+// handler and the scheduler. Decisions come from manager/decisions.h.
 //
 // Life cycle: Manager::start() opens the store, takes the name's lease
 // (refusing when a live manager holds it), re-adopts or marks lost the apps
 // it ran before, finishes commands it had claimed but not recorded, and
 // connects to the broker (or starts in fallback mode). run() loops until
 // request_stop(), then stops consuming, stops the apps, releases the lease
-// and returns the exit code.
+// and returns the exit code. A manager whose lease was taken over (fenced)
+// stops at once instead, leaving the apps and the lease to the new holder,
+// and run() returns 1.
+//
+// Under systemd (Type=notify): READY=1 once run() starts (the lease is held
+// and the manager consumes or polls), STATUS= with the mode and the apps
+// running, WATCHDOG=1 from the loop, STOPPING=1 when it shuts down.
+//
+// Threads: the loop is one thread; the lease heartbeat and broker
+// connection attempts run on threads of their own. metrics() and mode()
+// may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
 #include "base/version.h"
 #include "broker/consumer.h"
 #include "config/config.h"
+#include "manager/command_runner.h"
+#include "manager/connector.h"
 #include "manager/decisions.h"
+#include "manager/deliveries.h"
+#include "manager/lease.h"
 #include "manager/manager_metrics.h"
-#include "process/process_handle.h"
-#include "process/stop.h"
+#include "manager/process_table.h"
+#include "manager/scheduler.h"
+#include "observe/systemd_notify.h"
 #include "store/store.h"
 
 namespace dc {
 
 struct ManagerOptions {
-  // A manager not seen for this long has lost its lease to the name.
-  std::chrono::milliseconds lease_ttl{kManagerLeaseTtl};
-  std::chrono::milliseconds lease_heartbeat{5000};
   // Broker mode: how often the database is swept for commands whose publish
   // failed at the source, and how old a PENDING row must be to be taken.
   std::chrono::milliseconds sweep_interval{10000};
@@ -60,7 +68,7 @@ class Manager {
   Manager& operator=(const Manager&) = delete;
 
   // Runs until request_stop(); returns the process exit code (0 on a clean
-  // shutdown).
+  // shutdown, 1 when the lease was lost).
   int run();
 
   // Async-signal-safe: asks run() to shut down.
@@ -71,103 +79,58 @@ class Manager {
 
   // Thread-safe: read by the metrics endpoint's thread.
   ManagerMetrics& metrics() { return metrics_; }
-  // The mode ("broker", "fallback", ...), for /healthz; thread-safe.
-  std::string mode() const;
-  bool broker_mode() const { return consumer_ != nullptr; }
+  // The mode, for /healthz; thread-safe.
+  ManagerMode mode() const { return static_cast<ManagerMode>(mode_.load()); }
   const std::string& name() const { return config_.manager_name(); }
 
  private:
   using Steady = std::chrono::steady_clock;
 
-  struct Tracked {
-    ProcessHandle process;
-    bool child = true;  // spawned by this manager (reapable); false when re-adopted
-  };
+  Manager(Config config, ManagerOptions options, std::unique_ptr<Store> store, std::unique_ptr<Lease> lease);
 
-  Manager(Config config, ManagerOptions options, std::unique_ptr<Store> store);
-
-  Status acquire_lease();
-  Status recover();
-  void try_connect();
+  // Takes a consumer the connector made, if any: resumes broker mode.
+  void take_connection();
   void broker_lost(const Error& error);
-  void set_mode(std::string_view mode, std::string_view why);
-
-  // What one transaction of the database-only path has decided so far.
-  struct DbOnlyRun {
-    std::vector<FinishedCommand> items;                    // to claim and finish, in order
-    std::set<std::pair<std::string, std::string>> queued;  // their (cmd_id, app_id)
-    std::map<std::string, App> apps;                       // the run's view of the apps it touches
-    uint64_t duplicates = 0;                               // redeliveries of settled rows
-  };
-
-  // Handles deliveries that arrived together (up to the prefetch window).
-  // Runs of ENABLE/DISABLE, whose whole effect is a database update, are
-  // decided, carried out and recorded in one transaction and acked with
-  // one multiple-ack after its commit; anything else goes through
-  // handle_delivery(), in order.
-  void handle_deliveries(std::vector<broker::Delivery>& deliveries);
-  void handle_delivery(broker::Delivery& delivery, const Command& command);
-  // Parses and authenticates a delivery. Returns the command, or nullopt
-  // after dead-lettering a poison message.
-  std::optional<Command> accept_delivery(broker::Delivery& delivery);
-  // Adds the rows `command` writes for each app to `run` and returns true,
-  // if all of them can take the database-only path (ENABLE/DISABLE, this
-  // manager's apps, no older pending command outside the run); returns
-  // false, adding nothing, otherwise.
-  Result<bool> add_db_only(const Command& command, DbOnlyRun& run);
-  // After the run's commit: metrics, one log line per command, one ack.
-  void finish_run(const DbOnlyRun& run, const std::vector<ClaimResult>& results, uint64_t last_tag);
-  // Applies one command (a broker delivery or a swept row). Returns
-  // retryable errors (the store is unavailable) to the caller, which must
-  // not acknowledge; other errors mean the command cannot be recorded.
-  Status process_command(const Command& command, DeliveryPath path);
-  Status run_for_app(const Command& command, const App& app, DeliveryPath path);
-  // Claims `row` and carries it out; no-op when someone else has it.
-  Status execute_row(const CommandRecord& row, DeliveryPath path);
-  Status claim_and_carry_out(const CommandRecord& row, const App& app, DeliveryPath path);
-  // Claims `row` and records it NOT_EXECUTED: the registry has no such app.
-  Status record_unknown_app(const CommandRecord& row, DeliveryPath path);
-  Outcome carry_out(const CommandRecord& row, const App& app, DeliveryPath path);
-  Status finish(const CommandRecord& row, const Outcome& outcome);
-
-  Result<ProcessHandle> start_app(const App& app, const std::string& cmd_id, const std::string& args_json);
-  // Stops the app's process, keeping the broker connection alive meanwhile.
-  Result<StopOutcome> stop_app(const std::string& app_id);
-  bool is_running(const App& app);
-  static AppState state_of(const App& app);
-
+  void set_mode(ManagerMode mode, std::string_view why);
+  // Waits for a delivery (broker mode) or a database notification
+  // (fallback), at most until `wake`; handles what arrived.
+  void wait_and_handle(Steady::time_point wake);
+  // The store's pending commands of this manager; `broker_mode`: only those
+  // old enough that their publish probably failed (the sweep).
   void poll_database(bool broker_mode);
-  void reap_children_now();
-  void check_adopted();
-  void run_schedule();
-  void heartbeat_lease();
-  // Refreshes the apps-by-status gauges (from the schedule tick's listing).
-  void update_app_gauges(const std::vector<App>& apps);
-  void shutdown();
-  // Runs `op` until it succeeds or fails for good, waiting between retries
-  // while the store is unavailable. Gives up when a stop is requested.
-  Status with_store_retry(const std::function<Status()>& op);
+  // Keeps a LISTEN connection open (PostgreSQL), whatever the mode.
+  void keep_listening();
   void keepalive();
+  bool stopping() const;
+  // A store error came back: stop acting if it says the lease is lost.
+  void note_error(const Error& error, std::string_view doing);
+  void shutdown();
+  // STATUS= for the service manager: the mode and the apps running.
+  void report_status();
 
   Config config_;
   ManagerOptions options_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Lease> lease_;
+  ManagerMetrics metrics_;
+  ProcessTable processes_;
+  CommandRunner runner_;
+  DeliveryHandler deliveries_;
+  Scheduler scheduler_;
+  BrokerConnector connector_;
   std::unique_ptr<broker::Consumer> consumer_;
   std::unique_ptr<CommandNotifier> notifier_;
   Backoff backoff_;
-  std::string mode_ = "starting";
-  std::map<std::string, Tracked> tracked_;  // app_id -> running process
-  std::unordered_map<pid_t, std::string> app_by_pid_;
-  ManagerMetrics metrics_;
-  std::atomic<int> mode_code_{0};  // 0 starting, 1 broker, 2 fallback, 3 stopping (for other threads)
-  TimePoint started_at_{};
-  bool lease_lost_ = false;
+  std::atomic<int> mode_{static_cast<int>(ManagerMode::starting)};
+  bool fenced_ = false;
+  SystemdNotifier systemd_ = SystemdNotifier::from_environment();
 
   Steady::time_point next_reconnect_{};
   Steady::time_point next_poll_{};
   Steady::time_point next_sweep_{};
   Steady::time_point next_schedule_{};
-  Steady::time_point next_lease_{};
+  Steady::time_point next_gauges_{};
+  Steady::time_point next_watchdog_{};
 };
 
 }  // namespace dc

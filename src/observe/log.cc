@@ -16,6 +16,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
+
 namespace dc {
 
 namespace {
@@ -34,14 +36,6 @@ Result<UniqueFile> open_for_append(const std::string& path) {
                                "; check that its directory exists and is writable");
   }
   return UniqueFile(file);
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 std::string_view level_name(spdlog::level::level_enum level, bool upper) {
@@ -172,14 +166,14 @@ std::shared_ptr<ReopenableFileSink> g_file_sink;  // guarded by g_mutex; null wh
 }  // namespace
 
 Result<LogFormat> parse_log_format(std::string_view text) {
-  const std::string name = lower(text);
+  const std::string name = to_lower(text);
   if (name == "text") return LogFormat::text;
   if (name == "json") return LogFormat::json;
   return Error(Errc::invalid_argument, "unknown log format '" + std::string(text) + "'; use text or json");
 }
 
 Result<spdlog::level::level_enum> parse_log_level(std::string_view text) {
-  const std::string name = lower(text);
+  const std::string name = to_lower(text);
   if (name == "trace") return spdlog::level::trace;
   if (name == "debug") return spdlog::level::debug;
   if (name == "info") return spdlog::level::info;

@@ -23,7 +23,7 @@ namespace {
 // How long the parent waits for the child to exec or report failure.
 constexpr std::chrono::seconds kExecReportTimeout{10};
 // When the error pipe arrives it names the step that failed.
-enum class ChildStep : int { process_group = 1, signals = 2, stdio = 3, exec = 4 };
+enum class ChildStep : int { process_group = 1, signals = 2, stdio = 3, exec = 4, gate = 5 };
 struct ChildReport {
   int step;
   int error;
@@ -85,6 +85,8 @@ Error exec_error(const SpawnRequest& request, const std::string& program, const 
       return spawn_error(request, Errc::io, "resetting signals in the child failed" + reason);
     case ChildStep::stdio:
       return spawn_error(request, Errc::io, "redirecting stdin/stdout/stderr failed" + reason);
+    case ChildStep::gate:
+      return spawn_error(request, Errc::io, "the child was not let through to exec" + reason);
     case ChildStep::exec:
       break;
   }
@@ -105,7 +107,7 @@ Error exec_error(const SpawnRequest& request, const std::string& program, const 
 // Everything after fork() in the child. Only async-signal-safe calls: the
 // parent may have other threads, whose locks the child inherits held.
 [[noreturn]] void run_child(const char* program, char* const* argv, char* const* envp, int stdin_fd, int log_fd,
-                            int report_fd, int max_fd) {
+                            int report_fd, int gate_fd, int max_fd) {
   auto fail = [report_fd](ChildStep step) {
     const ChildReport report{static_cast<int>(step), errno};
     // A short write leaves the parent with a truncated report, which it
@@ -132,15 +134,35 @@ Error exec_error(const SpawnRequest& request, const std::string& program, const 
     fail(ChildStep::stdio);
   }
   // Close everything else the manager had open (sockets, database files,
-  // fds of libraries that did not set O_CLOEXEC), except the report pipe,
-  // which closes itself on a successful exec (O_CLOEXEC).
-  if (report_fd > 3) {
-    if (::close_range(3, static_cast<unsigned>(report_fd - 1), 0) != 0) {
-      for (int fd = 3; fd < report_fd; ++fd) ::close(fd);
+  // fds of libraries that did not set O_CLOEXEC, the write end of our own
+  // gate), except the report pipe, which closes itself on a successful exec
+  // (O_CLOEXEC), and the gate's read end.
+  const int low = std::min(report_fd, gate_fd >= 0 ? gate_fd : report_fd);
+  const int high = std::max(report_fd, gate_fd);
+  const auto close_between = [max_fd](int from, int to) {  // [from, to)
+    if (from >= to) return;
+    if (::close_range(static_cast<unsigned>(from), static_cast<unsigned>(to - 1), 0) != 0) {
+      for (int fd = from; fd < to && fd < max_fd; ++fd) ::close(fd);
     }
+  };
+  close_between(3, low);
+  close_between(low + 1, high);
+  if (::close_range(static_cast<unsigned>(high + 1), ~0U, 0) != 0) {
+    for (int fd = high + 1; fd < max_fd; ++fd) ::close(fd);
   }
-  if (::close_range(static_cast<unsigned>(report_fd + 1), ~0U, 0) != 0) {
-    for (int fd = report_fd + 1; fd < max_fd; ++fd) ::close(fd);
+  // The gate: wait until the parent has accepted this process. EOF (the
+  // parent gave up, or died) means never run the program.
+  if (gate_fd >= 0) {
+    char go = 0;
+    ssize_t n = 0;
+    do {
+      n = ::read(gate_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      errno = n == 0 ? ECANCELED : errno;
+      fail(ChildStep::gate);
+    }
+    ::close(gate_fd);
   }
 
   ::execve(program, argv, envp);
@@ -245,6 +267,19 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
   UniqueFd report_read(pipe_fds[0]);
   auto report_write = above_stdio(UniqueFd(pipe_fds[1]), "the exec report pipe");
   if (!report_write) return spawn_error(request, Errc::io, report_write.error().message());
+  // The gate (only with before_exec): the child reads one byte from it
+  // before exec; the parent writes it once before_exec accepted the child.
+  UniqueFd gate_read;
+  UniqueFd gate_write;
+  if (request.before_exec) {
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      return spawn_error(request, Errc::io, "cannot create the exec gate pipe: " + errno_text(errno));
+    }
+    auto gate_in = above_stdio(UniqueFd(pipe_fds[0]), "the exec gate pipe");
+    if (!gate_in) return spawn_error(request, Errc::io, gate_in.error().message());
+    gate_read = std::move(*gate_in);
+    gate_write = UniqueFd(pipe_fds[1]);
+  }
 
   // argv and envp as the C arrays execve wants, built before fork.
   std::vector<char*> argv;
@@ -280,7 +315,8 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
   const pid_t pid = ::fork();
   if (pid < 0) return spawn_error(request, Errc::io, "fork failed: " + errno_text(errno));
   if (pid == 0) {
-    run_child(program->c_str(), argv.data(), envp.data(), stdin_fd->get(), log_fd->get(), report_write->get(), max_fd);
+    run_child(program->c_str(), argv.data(), envp.data(), stdin_fd->get(), log_fd->get(), report_write->get(),
+              gate_read.get(), max_fd);
   }
 
   // Also in the parent, so the group exists before spawn() returns even if
@@ -288,6 +324,28 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
   // its group itself); ESRCH: it already ended. Neither is a problem.
   ::setpgid(pid, pid);
   report_write->reset();
+  if (request.before_exec) {
+    gate_read.reset();
+    // Held at the gate, the child exists: its start time is readable.
+    const auto held_start = process_start_time(pid);
+    Status accepted = held_start ? request.before_exec(ProcessHandle{pid, *held_start})
+                                 : Status(spawn_error(request, Errc::internal,
+                                                      "started pid " + std::to_string(pid) + " but cannot read /proc/" +
+                                                          std::to_string(pid) + "/stat"));
+    if (!accepted) {
+      gate_write.reset();  // EOF at the gate: the child exits without exec
+      discard_child(pid);
+      return accepted.error();
+    }
+    const char go = 1;
+    if (::write(gate_write.get(), &go, 1) != 1) {
+      const int err = errno;
+      gate_write.reset();
+      discard_child(pid);
+      return spawn_error(request, Errc::io, "cannot open the exec gate: " + errno_text(err));
+    }
+    gate_write.reset();
+  }
   auto report = read_child_report(report_read.get(), request, pid);
   if (!report) {
     discard_child(pid);

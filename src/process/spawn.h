@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,14 @@ struct SpawnRequest {
   std::vector<std::pair<std::string, std::string>> extra_env;
   // Inherited variables to drop.
   std::vector<std::string> unset_env = kManagerSecretEnv;
+  // Called in the parent with the new process (pid and start time) before
+  // that process runs the program; the child waits at a gate until it
+  // returns. When it fails, the child never runs the program (it is killed
+  // and reaped) and spawn() fails with its error. When the parent dies
+  // meanwhile, the gate closes and the child exits without running it. A
+  // manager records the pid here, durably, so that no app process ever runs
+  // that its record does not name (effect once across a crash, SPEC §6.2).
+  std::function<Status(const ProcessHandle&)> before_exec;
 };
 
 struct SpawnedProcess {
@@ -45,7 +54,8 @@ struct SpawnedProcess {
 Result<std::filesystem::path> app_log_path(const std::filesystem::path& log_dir, std::string_view app_id);
 
 // Starts the app and returns once it runs the requested program (exec
-// succeeded), with its pid and start time. The environment is this
+// succeeded), with its pid and start time; request.before_exec, if set, has
+// accepted the process by then. The environment is this
 // process's own, minus `unset_env`, plus DC_APP_ID, DC_MANAGER,
 // DC_COMMAND_ID, DC_ARGS and `extra_env`. Signal dispositions and the
 // signal mask are reset to defaults in the app, and it inherits no file
@@ -58,6 +68,7 @@ Result<std::filesystem::path> app_log_path(const std::filesystem::path& log_dir,
 //                     fork failed, or another exec failure (with strerror)
 //   timeout           the child neither ran the program nor reported an
 //                     error within 10 s (it is killed)
+//   whatever before_exec returned (the child is killed, the program never ran)
 // Thread-safe as far as fork() is: the child only makes async-signal-safe
 // calls, and everything it needs is prepared before fork.
 Result<SpawnedProcess> spawn(const SpawnRequest& request);

@@ -1,5 +1,7 @@
 #include "protocol/command.h"
 
+#include "base/json_scan.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -116,31 +118,7 @@ Result<CmdName> read_command_field(const json& body) {
 // input: the protocol never needs deep documents.
 constexpr int kMaxDepth = 64;
 
-bool too_deep(std::string_view body) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
+bool too_deep(std::string_view body) { return json_nesting_exceeds(body, kMaxDepth); }
 
 }  // namespace
 
@@ -225,6 +203,10 @@ Result<Command> parse_command(std::string_view body, const MessageProperties& pr
   if (const auto it = doc.find("issued_by"); it != doc.end() && !it->is_null()) {
     if (!it->is_string()) return poison("field 'issued_by' must be a string, not " + std::string(type_name(*it)));
     command.issued_by = it->get<std::string>();
+    for (const char c : command.issued_by) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) return poison("field 'issued_by' contains a control character (a NUL byte, say)");
+    }
   }
 
   command.issued_at = received_at;
@@ -251,6 +233,7 @@ Result<Command> parse_command(std::string_view body, const MessageProperties& pr
     command.id = stable_uuid(body);
   }
   if (command.id.size() > 128) return poison("command id is longer than 128 characters");
+  if (props.signature) command.signature = *props.signature;
   for (const char c : command.id) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x21 || u > 0x7e) return poison("command id contains a space or a non-printable character");
@@ -273,26 +256,32 @@ std::string serialize_command_body(const Command& command) {
 
 namespace dc {
 
-std::string sign_command(std::string_view secret, std::string_view message_id, std::string_view body) {
+std::string sign_command(std::string_view secret, std::string_view message_id, std::string_view routing_key,
+                         std::string_view body) {
   std::string data;
-  data.reserve(message_id.size() + 1 + body.size());
+  data.reserve(message_id.size() + routing_key.size() + 2 + body.size());
   data.append(message_id);
+  data.push_back('\n');
+  data.append(routing_key);
   data.push_back('\n');
   data.append(body);
   return hmac_sha256_hex(secret, data);
 }
 
 std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
-                              std::string_view message_id, std::string_view body, TimePoint issued_at, TimePoint now,
-                              std::chrono::seconds max_age) {
+                              std::string_view message_id, std::string_view routing_key, std::string_view body,
+                              TimePoint issued_at, TimePoint now, std::chrono::seconds max_age) {
   if (!signature || signature->empty()) return "unsigned command (command_secret is set: x-dc-signature required)";
   bool matched = false;
   for (const auto& secret : secrets) {
     // Check every key, not just until the first match, so timing does not
     // reveal which key of the rotation set signed it.
-    if (constant_time_equal(sign_command(secret, message_id, body), *signature)) matched = true;
+    if (constant_time_equal(sign_command(secret, message_id, routing_key, body), *signature)) matched = true;
   }
-  if (!matched) return "bad signature (x-dc-signature does not match any command_secret)";
+  if (!matched) {
+    return "bad signature (x-dc-signature does not match any command_secret for routing key '" +
+           std::string(routing_key) + "')";
+  }
   if (issued_at + max_age < now) return "expired: signed command is older than command_max_age (replay?)";
   if (issued_at > now + max_age) return "signed command is timestamped in the future beyond command_max_age";
   return {};

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/names.h"
 #include "base/result.h"
 #include "base/time.h"
 
@@ -42,10 +43,9 @@ std::optional<CmdFlag> cmd_flag_from_int(int64_t value);
 std::optional<AppStatus> app_status_from_int(int64_t value);
 
 // `"*"` in a message's app_id addresses every app of the receiving manager;
-// `all` is the routing key every manager queue is bound with (SPEC §3), so
-// no manager may be named `all`.
+// kBroadcastRoutingKey (base/names.h) is the routing key every manager queue
+// is bound with.
 inline constexpr std::string_view kBroadcastAppId = "*";
-inline constexpr std::string_view kBroadcastRoutingKey = "all";
 // Bodies larger than this are poison (SPEC §2).
 inline constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxAppIdLength = 128;
@@ -67,6 +67,9 @@ struct Command {
   std::string issued_by;
   TimePoint issued_at{};         // the body's timestamp, or the time of receipt
   std::string args_json = "{}";  // compact JSON object; "{}" when absent
+  // The x-dc-signature it travelled with (empty: unsigned). Not part of the
+  // body; recorded with the command so the database path can check it.
+  std::string signature;
 
   bool is_broadcast() const { return app_id == kBroadcastAppId; }
   friend bool operator==(const Command&, const Command&) = default;
@@ -83,7 +86,9 @@ struct MessageProperties {
 // Reads a message into a Command, or returns an Errc::invalid_argument Error
 // saying why it is poison: not JSON, not an object, missing or mistyped
 // app_id/command, invalid app_id, unknown command value, malformed
-// timestamp/args/command_id, or a body over kMaxBodyBytes.
+// timestamp/args/command_id, issued_by holding a control character (a NUL
+// byte included: no backend stores the same thing for it), or a body over
+// kMaxBodyBytes.
 // Command id: `message_id` if present and non-empty; else the body's
 // "command_id"; else stable_uuid(body), so redeliveries still dedupe.
 // Unknown fields are ignored. `received_at` fills a missing timestamp.
@@ -104,19 +109,23 @@ namespace dc {
 
 // Signed commands (SPEC §4 command_secret). The signature is the lower-case
 // hex HMAC-SHA256, keyed with the shared secret, of
-//   message_id + "\n" + body
-// and travels in the AMQP header `x-dc-signature`.
+//   message_id + "\n" + routing_key + "\n" + body
+// and travels in the AMQP header `x-dc-signature`. The routing key binds
+// the message to where it was sent: a signed `--all --manager A` message
+// re-published to manager B (or to `all`) does not verify there.
 inline constexpr std::string_view kSignatureHeader = "x-dc-signature";
-std::string sign_command(std::string_view secret, std::string_view message_id, std::string_view body);
+std::string sign_command(std::string_view secret, std::string_view message_id, std::string_view routing_key,
+                         std::string_view body);
 
 // Checks a received message when signing is on: `signature` must match one
-// of `secrets` (several allow key rotation), and the command's timestamp
-// must be at most `max_age` old (and not more than `max_age` in the future)
-// at `now`, so a captured message cannot be replayed later; replays within
-// the window are stopped by the command-id dedupe. Returns the reason it is
-// poison, or an empty string when it is acceptable.
+// of `secrets` (several allow key rotation) for this message id, routing
+// key and body, and the command's timestamp must be at most `max_age` old
+// (and not more than `max_age` in the future) at `now`, so a captured
+// message cannot be replayed later; replays within the window are stopped
+// by the command-id dedupe. Returns the reason it is poison, or an empty
+// string when it is acceptable.
 std::string signature_problem(const std::vector<std::string>& secrets, const std::optional<std::string>& signature,
-                              std::string_view message_id, std::string_view body, TimePoint issued_at, TimePoint now,
-                              std::chrono::seconds max_age);
+                              std::string_view message_id, std::string_view routing_key, std::string_view body,
+                              TimePoint issued_at, TimePoint now, std::chrono::seconds max_age);
 
 }  // namespace dc

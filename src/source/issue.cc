@@ -46,17 +46,15 @@ Attempt attempt_for(const broker::PublishResult& result, const std::string& rout
   return failed("publish outcome unknown (" + result.detail + ")", true);
 }
 
-broker::OutgoingMessage message_for(const Config& config, const Command& command, const std::string& routing_key) {
+broker::OutgoingMessage message_for(const Config& config, const Command& command, const std::string& body,
+                                    const std::string& routing_key) {
   broker::OutgoingMessage message;
   message.exchange = config.rabbit_exchange;
   message.routing_key = routing_key;
-  message.body = serialize_command_body(command);
+  message.body = body;
   message.message_id = command.id;
   message.timestamp = command.issued_at;
-  if (!config.command_secrets.empty()) {
-    message.headers.emplace_back(std::string(kSignatureHeader),
-                                 sign_command(config.command_secrets.front(), command.id, message.body));
-  }
+  if (!command.signature.empty()) message.headers.emplace_back(std::string(kSignatureHeader), command.signature);
   return message;
 }
 
@@ -151,8 +149,9 @@ CommandIssuer::~CommandIssuer() = default;
 CommandIssuer::CommandIssuer(CommandIssuer&&) noexcept = default;
 CommandIssuer& CommandIssuer::operator=(CommandIssuer&&) noexcept = default;
 
-std::string CommandIssuer::publish(const std::vector<std::string>& queues, const IssueReport& report, bool& published) {
-  const broker::OutgoingMessage message = message_for(config_, report.command, report.routing_key);
+std::string CommandIssuer::publish(const std::vector<std::string>& queues, const IssueReport& report,
+                                   const std::string& body, bool& published) {
+  const broker::OutgoingMessage message = message_for(config_, report.command, body, report.routing_key);
   Publishing& p = *publishing_;
   if (p.stale(SteadyClock::now())) p.drop();
   const bool reused = p.publisher.has_value();
@@ -199,6 +198,21 @@ Result<IssueReport> CommandIssuer::issue(const IssueRequest& request) {
     report.routing_key = (*app)->manager;
   }
 
+  // The message exactly as it will be published, checked and signed before
+  // anything is recorded: the manager refuses a body over 64 KiB on every
+  // path (SPEC §2), and checks the signature the row keeps on the database
+  // path too, so what is recorded is what the broker carries.
+  const std::string body = serialize_command_body(report.command);
+  if (body.size() > kMaxBodyBytes) {
+    return Error(Errc::invalid_argument, "the command's message would be " + std::to_string(body.size()) +
+                                             " bytes; managers refuse messages over 64 KiB (" +
+                                             std::to_string(kMaxBodyBytes) + " bytes): make --args smaller");
+  }
+  if (!config_.command_secrets.empty()) {
+    report.command.signature =
+        sign_command(config_.command_secrets.front(), report.command.id, report.routing_key, body);
+  }
+
   std::optional<std::string_view> manager_filter;
   if (request.manager) manager_filter = *request.manager;
   auto rows = store_->record_command(report.command, manager_filter);
@@ -220,7 +234,7 @@ Result<IssueReport> CommandIssuer::issue(const IssueRequest& request) {
   } else {
     queues.insert(report.routing_key);
   }
-  report.publish_detail = publish({queues.begin(), queues.end()}, report, report.published);
+  report.publish_detail = publish({queues.begin(), queues.end()}, report, body, report.published);
   return report;
 }
 

@@ -73,7 +73,9 @@ class CommandIssuer {
 
   // Records `request`, then publishes it. Errors, returned before anything
   // is recorded: invalid_argument (bad app id, args not a JSON object,
-  // `manager` without "*"), not_found (no such app). Store errors while
+  // `manager` without "*", a message over 64 KiB), not_found (no such app).
+  // With command_secret set, the recorded row and the message carry the
+  // same signature. Store errors while
   // recording are returned as they are (unavailable: retry). Once the rows
   // are recorded the result is a report, whatever the broker does:
   // `published` says whether the broker confirmed the message.
@@ -88,7 +90,8 @@ class CommandIssuer {
 
  private:
   struct Publishing;  // the broker connection and what it has declared
-  std::string publish(const std::vector<std::string>& queues, const IssueReport& report, bool& published);
+  std::string publish(const std::vector<std::string>& queues, const IssueReport& report, const std::string& body,
+                      bool& published);
 
   Store* store_;
   Config config_;

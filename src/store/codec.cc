@@ -1,5 +1,7 @@
 #include "store/codec.h"
 
+#include "store/sql_session.h"
+
 #include <nlohmann/json.hpp>
 
 namespace dc::store_detail {
@@ -89,6 +91,22 @@ Result<std::vector<std::string>> decode_exec(std::string_view json_text, std::st
     argv.push_back(element.get<std::string>());
   }
   return argv;
+}
+
+Status check_storable_text(std::span<const SqlParam> params) {
+  for (const SqlParam& param : params) {
+    const auto* bytes = std::get_if<std::string>(&param.value);
+    if (bytes == nullptr) continue;
+    if (bytes->find('\0') != std::string::npos) {
+      return Error(Errc::invalid_argument,
+                   std::string(param.field) + " contains a NUL byte, which no store text field holds");
+    }
+    if (!is_valid_utf8(*bytes)) {
+      return Error(Errc::invalid_argument,
+                   std::string(param.field) + " is not valid UTF-8, which store text fields require; re-encode it");
+    }
+  }
+  return ok_status();
 }
 
 }  // namespace dc::store_detail

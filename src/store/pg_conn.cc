@@ -26,8 +26,10 @@ Errc classify(std::string_view state) {
   if (state.size() != 5) return Errc::unavailable;  // no state: the connection failed
   const std::string_view klass = state.substr(0, 2);
   if (klass == "08" || klass == "53" || state == "57P01" || state == "57P02" || state == "57P03" || state == "40001" ||
-      state == "40P01") {
-    return Errc::unavailable;  // connection, resources, shutdown, serialization: retry
+      state == "40P01" || state == "25006") {
+    // connection, resources (disk full), shutdown, serialization, and a
+    // read-only transaction (a standby not yet promoted): retry
+    return Errc::unavailable;
   }
   if (state == "57014" || state == "55P03") return Errc::timeout;  // statement or lock timeout
   if (state == "23505") return Errc::conflict;

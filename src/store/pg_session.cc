@@ -40,24 +40,6 @@ Result<std::unique_ptr<PgSession>> PgSession::open(std::string url, const std::s
   return std::unique_ptr<PgSession>(new PgSession(std::move(url), std::move(conn).value()));
 }
 
-Status PgSession::check_storable(std::span<const SqlParam> params) {
-  for (const SqlParam& param : params) {
-    const auto* bytes = std::get_if<std::string>(&param.value);
-    if (bytes == nullptr) continue;
-    if (bytes->find('\0') != std::string::npos) {
-      return Error(Errc::invalid_argument, std::string(param.field) +
-                                               " contains a NUL byte, which PostgreSQL text cannot store; "
-                                               "remove it or use the SQLite backend");
-    }
-    if (!is_valid_utf8(*bytes)) {
-      return Error(Errc::invalid_argument, std::string(param.field) +
-                                               " is not valid UTF-8, which PostgreSQL text requires; "
-                                               "re-encode the value as UTF-8");
-    }
-  }
-  return ok_status();
-}
-
 Status PgSession::ensure_connected() {
   if (!conn_.broken()) return ok_status();
   // A transaction does not survive its connection: report the loss rather
@@ -69,7 +51,7 @@ Status PgSession::ensure_connected() {
 }
 
 Result<SqlRows> PgSession::query(std::string_view sql, std::span<const SqlParam> params) {
-  if (auto st = check_storable(params); !st) return st.error();
+  if (auto st = check_storable_text(params); !st) return st.error();
   if (auto st = ensure_connected(); !st) return st.error();
   auto result = conn_.exec(sql, params);
   if (!result) return result.error();
@@ -77,7 +59,7 @@ Result<SqlRows> PgSession::query(std::string_view sql, std::span<const SqlParam>
 }
 
 Result<int64_t> PgSession::execute(std::string_view sql, std::span<const SqlParam> params) {
-  if (auto st = check_storable(params); !st) return st.error();
+  if (auto st = check_storable_text(params); !st) return st.error();
   if (auto st = ensure_connected(); !st) return st.error();
   auto result = conn_.exec(sql, params);
   if (!result) return result.error();
@@ -119,7 +101,7 @@ Status PgSession::lock_for_migration() {
 Status PgSession::notify_commands(std::string_view payload) {
   const SqlParam params[] = {text("notification channel", kCommandsChannel),
                              text("notification payload (manager name)", payload)};
-  if (auto st = check_storable(params); !st) return st;
+  if (auto st = check_storable_text(params); !st) return st;
   // pg_notify() rather than NOTIFY: NOTIFY takes no bound parameter.
   auto sent = conn_.exec("SELECT pg_notify($1, $2)", params);
   if (!sent) return sent.error();

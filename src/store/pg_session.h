@@ -42,8 +42,6 @@ class PgSession final : public SqlSession {
   PgSession(std::string url, PgConnection conn) : url_(std::move(url)), conn_(std::move(conn)) {}
   // Before a statement outside a transaction: reconnects a broken connection.
   Status ensure_connected();
-  // Refuses values PostgreSQL text cannot hold, naming the field.
-  static Status check_storable(std::span<const SqlParam> params);
 
   std::string url_;
   PgConnection conn_;

@@ -74,6 +74,17 @@ const std::vector<Migration>& sqlite_migrations() {
            " mode TEXT NOT NULL,"
            " version TEXT NOT NULL DEFAULT '')",
        }},
+      // Issue 11: instance ids for leases and claims (fencing), signatures
+      // kept for the database path, registration time for broadcasts nobody
+      // recorded, and whether a source recorded a row.
+      {2,
+       {
+           "ALTER TABLE apps ADD COLUMN registered_at TEXT",
+           "ALTER TABLE commands ADD COLUMN claimed_instance TEXT",
+           "ALTER TABLE commands ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE commands ADD COLUMN recorded INTEGER NOT NULL DEFAULT 1 CHECK (recorded IN (0, 1))",
+           "ALTER TABLE managers ADD COLUMN instance TEXT NOT NULL DEFAULT ''",
+       }},
   };
   return migrations;
 }
@@ -135,6 +146,14 @@ const std::vector<Migration>& postgres_migrations() {
            " last_seen TEXT COLLATE \"C\" NOT NULL,"
            " mode TEXT NOT NULL,"
            " version TEXT NOT NULL DEFAULT '')",
+       }},
+      {2,
+       {
+           "ALTER TABLE apps ADD COLUMN registered_at TEXT COLLATE \"C\"",
+           "ALTER TABLE commands ADD COLUMN claimed_instance TEXT",
+           "ALTER TABLE commands ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE commands ADD COLUMN recorded BOOLEAN NOT NULL DEFAULT TRUE",
+           "ALTER TABLE managers ADD COLUMN instance TEXT NOT NULL DEFAULT ''",
        }},
   };
   return migrations;

@@ -95,4 +95,9 @@ class SqlSession {
   virtual const std::vector<Migration>& migrations() const = 0;
 };
 
+// Refuses values a store text column does not hold, naming the field: a
+// NUL byte or invalid UTF-8. PostgreSQL text cannot hold either; SQLite
+// refuses them too, so the same input has the same outcome on both.
+Status check_storable_text(std::span<const SqlParam> params);
+
 }  // namespace dc::store_detail

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "base/names.h"
 #include "store/codec.h"
 #include "store/schema.h"
 
@@ -15,11 +16,11 @@ namespace {
 // Column lists, in the order the decoders below read them.
 constexpr std::string_view kAppColumns =
     "app_id, name, manager, exec, schedule, disable, status, pid, proc_start, exit_code, started_at, stopped_at, "
-    "next_run_at, cmd, cmd_flag, cmd_id, cmd_issued_by, cmd_args, cmd_result";
+    "next_run_at, cmd, cmd_flag, cmd_id, cmd_issued_by, cmd_args, cmd_result, registered_at";
 constexpr std::string_view kCommandColumns =
     "seq, cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, claimed_at, executed_at, "
-    "result, path";
-constexpr std::string_view kManagerColumns = "name, host, pid, started_at, last_seen, mode, version";
+    "result, path, claimed_instance, signature, recorded";
+constexpr std::string_view kManagerColumns = "name, host, pid, started_at, last_seen, mode, version, instance";
 
 std::string quoted(std::string_view text) {
   // Names in messages are cut short so a 1 MB value does not become a 1 MB
@@ -135,6 +136,7 @@ Result<App> decode_app(const SqlRow& row) {
   app.cmd_issued_by = r.optional_text(16);
   app.cmd_args = r.optional_text(17);
   app.cmd_result = r.optional_text(18);
+  app.registered_at = r.optional_time(19, "registered_at");
   if (r.error()) return *r.error();
   return app;
 }
@@ -155,6 +157,9 @@ Result<CommandRecord> decode_command(const SqlRow& row) {
   record.claimed_at = r.optional_time(10, "claimed_at");
   record.executed_at = r.optional_time(11, "executed_at");
   record.result = r.optional_text(12);
+  record.claimed_instance = r.optional_text(14);
+  record.signature = r.text(15);
+  record.recorded = r.boolean(16, "recorded");
   if (const auto path = r.optional_text(13)) {
     record.path = delivery_path_from_string(*path);
     if (!record.path) {
@@ -176,6 +181,7 @@ Result<ManagerRecord> decode_manager(const SqlRow& row) {
   manager.last_seen = r.time(4, "last_seen");
   manager.mode = r.text(5);
   manager.version = r.text(6);
+  manager.instance = r.text(7);
   if (r.error()) return *r.error();
   return manager;
 }
@@ -235,37 +241,55 @@ class SqlStore final : public Store {
 
   Result<std::vector<CommandRecord>> record_command(const Command& command,
                                                     std::optional<std::string_view> manager) override;
-  Result<ClaimResult> claim(const CommandRecord& record, std::string_view manager) override;
-  Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+  Result<ClaimResult> claim(const CommandRecord& record, const Claimer& claimer) override;
+  Status finish(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer,
                 const Outcome& outcome) override;
   Result<std::vector<ClaimResult>> claim_and_finish(std::span<const FinishedCommand> items,
-                                                    std::string_view manager) override;
+                                                    const Claimer& claimer) override;
   Result<std::vector<CommandRecord>> pending_for_manager(std::string_view manager, int limit) override;
   Result<CommandPlace> command_place(std::string_view cmd_id, std::string_view app_id) override;
   Status in_transaction(const std::function<Status()>& body) override;
   Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) override;
+  Result<std::vector<App>> broadcast_targets(std::string_view cmd_id, std::string_view manager,
+                                             TimePoint issued_at) override;
   Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) override;
   Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) override;
   Result<std::optional<CommandRecord>> get_command_row(std::string_view cmd_id, std::string_view app_id) override;
 
   Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) override;
-  Status heartbeat(std::string_view name, int64_t pid, std::string_view mode) override;
-  Status release_lease(std::string_view name, int64_t pid) override;
+  Status heartbeat(std::string_view name, std::string_view instance, std::string_view mode) override;
+  Status release_lease(std::string_view name, std::string_view instance) override;
+  Result<TimePoint> database_time() override;
   Result<std::vector<ManagerRecord>> list_managers() override;
 
   Result<std::unique_ptr<CommandNotifier>> listen_for_commands() override { return db_->listen(); }
 
  private:
   // The bodies of claim() and finish(), for use inside a write transaction.
-  Result<ClaimResult> claim_locked(const CommandRecord& record, std::string_view manager,
-                                   const std::string& claimed_at);
-  Status finish_locked(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
-                       const Outcome& outcome, const std::string& executed_at);
+  Result<ClaimResult> claim_locked(const CommandRecord& record, const Claimer& claimer, const std::string& claimed_at);
+  Status finish_locked(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer, const Outcome& outcome,
+                       const std::string& executed_at);
   // Both at once, for claim_and_finish().
-  Result<ClaimResult> claim_finished_locked(const FinishedCommand& item, std::string_view manager,
+  Result<ClaimResult> claim_finished_locked(const FinishedCommand& item, const Claimer& claimer,
                                             const std::string& stamp);
-  // Why a claim found no unclaimed row to take: claimed or finished already.
-  Result<ClaimResult> held_elsewhere(std::string_view cmd_id, std::string_view app_id);
+  // Why a claim found no unclaimed row to take: the claimer is fenced, the
+  // row is this claimer's own (a claim whose commit it did not see), or
+  // someone else has it or finished it.
+  Result<ClaimResult> held_elsewhere(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer);
+  // Errc::fenced unless the claimer has no instance or still holds its
+  // manager's lease (the managers row carries its instance).
+  Status check_fence(const Claimer& claimer);
+  // The fence of every claim and finish, as an SQL condition: the
+  // claimer's managers row still carries its instance. `manager_param` and
+  // `instance_param` number the parameters holding them; an empty instance
+  // means "no fence". On PostgreSQL the managers row is read FOR SHARE, so
+  // a lease takeover waits for the claim's commit, and the new holder's
+  // recovery sees every claim made under the old instance; SQLite's write
+  // lock serialises them anyway.
+  std::string fence_condition(int manager_param, int instance_param) const;
+  std::string_view share_lock() const { return db_->backend() == "postgresql" ? " FOR SHARE" : ""; }
+  // The database's clock, for leases.
+  Result<TimePoint> database_now();
   // The app's state and mirror after a finished command (nothing when the
   // outcome carries no app state). `inserted_from`: the record the row was
   // just inserted from, so its values need not be read back; or nullptr.
@@ -387,7 +411,9 @@ Status validate_registry_fields(const App& app) {
   if (auto problem = app_id_problem(app.app_id); !problem.empty()) {
     return Error(Errc::invalid_argument, "app_id " + quoted(app.app_id) + " is not valid: " + problem);
   }
-  if (auto st = check_name(app.manager, "apps.manager (the owning manager's name)"); !st) return st;
+  if (auto problem = manager_name_problem(app.manager); !problem.empty()) {
+    return Error(Errc::invalid_argument, "apps.manager (the owning manager's name) is not valid: " + problem);
+  }
   return ok_status();
 }
 
@@ -399,11 +425,11 @@ Status SqlStore::add_app(const App& app) {
   auto exec = encode_exec(app.exec);
   if (!exec) return exec.error().with_context(what);
   auto rows =
-      run("INSERT INTO apps (app_id, name, manager, exec, schedule, disable, status) "
-          "VALUES ($1, $2, $3, $4, $5, $6, 'STOPPED') ON CONFLICT (app_id) DO NOTHING RETURNING app_id",
+      run("INSERT INTO apps (app_id, name, manager, exec, schedule, disable, status, registered_at) "
+          "VALUES ($1, $2, $3, $4, $5, $6, 'STOPPED', $7) ON CONFLICT (app_id) DO NOTHING RETURNING app_id",
           {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
            text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
-           integer("apps.disable", app.disable ? 1 : 0)});
+           integer("apps.disable", app.disable ? 1 : 0), text("apps.registered_at", format_db_time(now()))});
   if (!rows) return rows.error().with_context(what);
   if (rows->empty()) return Error(Errc::conflict, what + ": it already exists; use update or remove it first");
   return ok_status();
@@ -474,9 +500,9 @@ std::vector<SqlParam> app_state_params(std::string_view app_id, const AppState& 
                                     : null("apps.stopped_at"));
   return params;
 }
-// $1..$7 of a new commands row: cmd_id, app_id, target, command, args,
-// issued_by, issued_at. A record from a source that did not say targets
-// its own app, has empty args and was issued now.
+// $1..$8 of a new commands row: cmd_id, app_id, target, command, args,
+// issued_by, issued_at, signature. A record from a source that did not say
+// targets its own app, has empty args and was issued now.
 std::string_view args_or_empty(const CommandRecord& record) {
   return record.args_json.empty() ? std::string_view("{}") : std::string_view(record.args_json);
 }
@@ -492,6 +518,7 @@ std::vector<SqlParam> new_row_params(const CommandRecord& record) {
   params.push_back(text("commands.args", args_or_empty(record)));
   params.push_back(text("commands.issued_by", record.issued_by));
   params.push_back(text("commands.issued_at", format_db_time(issued_at)));
+  params.push_back(text("commands.signature", record.signature));
   return params;
 }
 
@@ -560,9 +587,10 @@ Result<std::vector<CommandRecord>> SqlStore::record_command(const Command& comma
       record.issued_by = command.issued_by;
       record.issued_at = issued_at;
       record.flag = CmdFlag::pending;
+      record.signature = command.signature;
       auto inserted =
-          run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag) "
-              "VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (cmd_id, app_id) DO NOTHING RETURNING seq",
+          run("INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, signature, flag) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0) ON CONFLICT (cmd_id, app_id) DO NOTHING RETURNING seq",
               new_row_params(record));
       if (!inserted) return inserted.error();
       if (inserted->empty()) {
@@ -592,10 +620,10 @@ Result<std::vector<CommandRecord>> SqlStore::record_command(const Command& comma
   });
 }
 
-Result<ClaimResult> SqlStore::claim(const CommandRecord& record, std::string_view manager) {
+Result<ClaimResult> SqlStore::claim(const CommandRecord& record, const Claimer& claimer) {
   const std::string what = "claim command " + quoted(record.cmd_id) + " for app " + quoted(record.app_id);
   if (auto st = check_name(record.cmd_id, "the command id"); !st) return st.error().with_context(what);
-  if (auto st = check_name(manager, "the claiming manager's name"); !st) return st.error().with_context(what);
+  if (auto st = check_name(claimer.manager, "the claiming manager's name"); !st) return st.error().with_context(what);
   if (record.app_id == kBroadcastAppId) {
     return Error(Errc::invalid_argument, what + ": a claim names one app; expand \"*\" into the manager's apps first");
   }
@@ -606,8 +634,9 @@ Result<ClaimResult> SqlStore::claim(const CommandRecord& record, std::string_vie
 
   // Claimed and finished are absorbing states (nothing ever unclaims a row),
   // so a plain read that sees either is already the answer. This spares the
-  // losers of a race, and every redelivery, the write lock.
-  auto seen = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
+  // losers of a race, and every redelivery, the write lock. A row claimed
+  // by this claimer itself goes on to the fenced re-check below.
+  auto seen = run("SELECT flag, claimed_by, claimed_instance FROM commands WHERE cmd_id = $1 AND app_id = $2",
                   {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id)});
   if (!seen) return seen.error().with_context(what);
   if (!seen->empty()) {
@@ -615,13 +644,15 @@ Result<ClaimResult> SqlStore::claim(const CommandRecord& record, std::string_vie
     const int64_t flag = r.integer(0, "flag");
     if (r.error()) return r.error()->with_context(what);
     if (flag != static_cast<int>(CmdFlag::pending)) return ClaimResult::already_finished;
-    if (seen->front().at(1).has_value()) return ClaimResult::already_claimed;
+    const auto& holder = seen->front().at(1);
+    const bool own = !claimer.instance.empty() && holder == claimer.manager && seen->front().at(2) == claimer.instance;
+    if (holder.has_value() && !own) return ClaimResult::already_claimed;
   }
 
-  return write_transaction(what, [&]() -> Result<ClaimResult> { return claim_locked(record, manager, claimed_at); });
+  return write_transaction(what, [&]() -> Result<ClaimResult> { return claim_locked(record, claimer, claimed_at); });
 }
 
-Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer,
                         const Outcome& outcome) {
   const std::string what = "finish command " + quoted(cmd_id) + " for app " + quoted(app_id);
   if (outcome.flag == CmdFlag::pending) {
@@ -629,37 +660,64 @@ Status SqlStore::finish(std::string_view cmd_id, std::string_view app_id, std::s
   }
   const std::string executed_at = format_db_time(now());
   return write_transaction(what,
-                           [&]() -> Status { return finish_locked(cmd_id, app_id, manager, outcome, executed_at); });
+                           [&]() -> Status { return finish_locked(cmd_id, app_id, claimer, outcome, executed_at); });
 }
 
-Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, std::string_view manager,
+std::string SqlStore::fence_condition(int manager_param, int instance_param) const {
+  const std::string m = "$" + std::to_string(manager_param);
+  const std::string i = "$" + std::to_string(instance_param);
+  return "(" + i + " = '' OR EXISTS (SELECT 1 FROM managers WHERE name = " + m + " AND instance = " + i +
+         std::string(share_lock()) + "))";
+}
+
+Status SqlStore::check_fence(const Claimer& claimer) {
+  if (claimer.instance.empty()) return ok_status();
+  auto holder = run("SELECT instance FROM managers WHERE name = $1" + std::string(share_lock()),
+                    {text("managers.name", claimer.manager)});
+  if (!holder) return holder.error();
+  const std::string current = holder->empty() ? std::string() : holder->front().at(0).value_or("");
+  if (current == claimer.instance) return ok_status();
+  return Error(Errc::fenced, "manager " + quoted(claimer.manager) + " instance " + quoted(claimer.instance) +
+                                 " no longer holds the lease (now " +
+                                 (current.empty() ? std::string("nobody") : "instance " + quoted(current)) +
+                                 "); this process must stop acting as the manager");
+}
+
+Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, const Claimer& claimer,
                                            const std::string& claimed_at) {
-  // The claim proper: one conditional UPDATE. Of any number of concurrent
-  // callers exactly one sees the row unclaimed and changes it; in
+  // The claim proper: one conditional UPDATE, fenced. Of any number of
+  // concurrent callers exactly one sees the row unclaimed and changes it; in
   // PostgreSQL the others block on the row lock and then re-check the
   // condition against the committed row, in SQLite they queue on the
   // write lock (BEGIN IMMEDIATE).
-  auto updated = execute(
-      "UPDATE commands SET claimed_by = $3, claimed_at = $4 "
-      "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL",
-      {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-       text("commands.claimed_by", manager), text("commands.claimed_at", claimed_at)});
+  const std::string update_sql =
+      "UPDATE commands SET claimed_by = $3, claimed_at = $4, claimed_instance = $5 "
+      "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL AND " +
+      fence_condition(3, 5);
+  auto updated =
+      execute(update_sql, {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
+                           text("commands.claimed_by", claimer.manager), text("commands.claimed_at", claimed_at),
+                           text("commands.claimed_instance", claimer.instance)});
   if (!updated) return updated.error();
   if (*updated > 0) return ClaimResult::claimed;
 
   // No unclaimed row: either none exists (a message from a source that did
   // not record it) or someone has it. Inserting the row already claimed
   // decides the first case atomically: the UNIQUE (cmd_id, app_id) key lets
-  // exactly one concurrent insert through.
+  // exactly one concurrent insert through. The fence first (the UPDATE
+  // carried its own).
+  if (auto st = check_fence(claimer); !st) return st.error();
   std::vector<SqlParam> params = new_row_params(record);
-  params.push_back(text("commands.claimed_by", manager));
+  params.push_back(text("commands.claimed_by", claimer.manager));
   params.push_back(text("commands.claimed_at", claimed_at));
+  params.push_back(text("commands.claimed_instance", claimer.instance));
   auto inserted = execute(
-      "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, "
-      "claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) ON CONFLICT (cmd_id, app_id) DO NOTHING",
+      "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, signature, flag, "
+      "claimed_by, claimed_at, claimed_instance, recorded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, "
+      "FALSE) ON CONFLICT (cmd_id, app_id) DO NOTHING",
       params);
   if (!inserted) return inserted.error();
-  if (*inserted == 0) return held_elsewhere(record.cmd_id, record.app_id);
+  if (*inserted == 0) return held_elsewhere(record.cmd_id, record.app_id, claimer);
   // The app's mirror learns of the command as if it had been recorded.
   auto mirrored = execute(
       "UPDATE apps SET (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args "
@@ -669,41 +727,59 @@ Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, std::str
   return ClaimResult::claimed;
 }
 
-Result<ClaimResult> SqlStore::held_elsewhere(std::string_view cmd_id, std::string_view app_id) {
-  auto existing = run("SELECT flag FROM commands WHERE cmd_id = $1 AND app_id = $2",
+Result<ClaimResult> SqlStore::held_elsewhere(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer) {
+  if (auto st = check_fence(claimer); !st) return st.error();
+  auto existing = run("SELECT flag, claimed_by, claimed_instance FROM commands WHERE cmd_id = $1 AND app_id = $2",
                       {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
   if (!existing) return existing.error();
   if (existing->empty()) return Error(Errc::internal, "the row vanished between insert and read");
   RowReader r(existing->front(), "commands row");
   const int64_t flag = r.integer(0, "flag");
   if (r.error()) return *r.error();
-  return flag == static_cast<int>(CmdFlag::pending) ? ClaimResult::already_claimed : ClaimResult::already_finished;
+  if (flag != static_cast<int>(CmdFlag::pending)) return ClaimResult::already_finished;
+  // A claim of this very claimer whose COMMIT outcome it never saw: it did
+  // commit, and the row is the claimer's to carry out.
+  const bool own = !claimer.instance.empty() && existing->front().at(1) == claimer.manager &&
+                   existing->front().at(2) == claimer.instance;
+  return own ? ClaimResult::claimed : ClaimResult::already_claimed;
 }
 
-Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer,
                                const Outcome& outcome, const std::string& executed_at) {
-  auto updated = execute(
-      "UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7 "
-      "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0",
-      {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id), text("commands.claimed_by", manager),
-       integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
-       text("commands.path", to_string(outcome.path)), text("commands.executed_at", executed_at)});
+  const std::string update_sql =
+      "UPDATE commands SET flag = $4, result = $5, path = $6, executed_at = $7, "
+      "claimed_instance = CASE WHEN $8 = '' THEN claimed_instance ELSE $8 END "
+      "WHERE cmd_id = $1 AND app_id = $2 AND claimed_by = $3 AND flag = 0 AND " +
+      fence_condition(3, 8);
+  auto updated =
+      execute(update_sql,
+              {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id),
+               text("commands.claimed_by", claimer.manager), integer("commands.flag", static_cast<int>(outcome.flag)),
+               text("commands.result", outcome.result), text("commands.path", to_string(outcome.path)),
+               text("commands.executed_at", executed_at), text("managers.instance", claimer.instance)});
   if (!updated) return updated.error();
   if (*updated == 0) {
+    if (auto st = check_fence(claimer); !st) return st;
     // Say why, so the caller's log line explains the refusal.
-    auto existing = run("SELECT flag, claimed_by FROM commands WHERE cmd_id = $1 AND app_id = $2",
+    auto existing = run("SELECT flag, claimed_by, claimed_instance FROM commands WHERE cmd_id = $1 AND app_id = $2",
                         {text("commands.cmd_id", cmd_id), text("commands.app_id", app_id)});
     if (!existing) return existing.error();
     if (existing->empty()) return Error(Errc::conflict, "no such command row; claim it before finishing it");
     RowReader r(existing->front(), "commands row");
     const auto flag = r.optional_code<CmdFlag>(0, "flag", cmd_flag_from_int);
     const auto holder = r.optional_text(1);
+    const auto instance = r.optional_text(2);
     if (r.error()) return *r.error();
     if (flag && *flag != CmdFlag::pending) {
+      // This claimer's own earlier finish, whose COMMIT outcome was lost:
+      // done already, nothing to change.
+      if (!claimer.instance.empty() && holder == claimer.manager && instance == claimer.instance) {
+        return ok_status();
+      }
       return Error(Errc::conflict, "it is already finished as " + std::string(to_string(*flag)));
     }
     if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
-    return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(manager));
+    return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(claimer.manager));
   }
   return mirror_outcome(cmd_id, app_id, outcome, /*inserted_from=*/nullptr);
 }
@@ -736,33 +812,37 @@ Status SqlStore::mirror_outcome(std::string_view cmd_id, std::string_view app_id
   return ok_status();
 }
 
-Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item, std::string_view manager,
+Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item, const Claimer& claimer,
                                                     const std::string& stamp) {
   const CommandRecord& record = item.record;
   const Outcome& outcome = item.outcome;
   // claim() and finish() in one step: an unclaimed row becomes finished,
   // or (nobody recorded it) is inserted finished. The same conditions
-  // decide the winner as in claim_locked(). The likelier statement goes
-  // first; when it changes nothing, the other decides.
+  // decide the winner as in claim_locked(); the fence was checked once for
+  // the whole transaction by claim_and_finish(). The likelier statement
+  // goes first; when it changes nothing, the other decides.
   const auto update = [&] {
     return execute(
-        "UPDATE commands SET claimed_by = $3, claimed_at = $4, executed_at = $4, flag = $5, result = $6, path = $7 "
-        "WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND claimed_by IS NULL",
+        "UPDATE commands SET claimed_by = $3, claimed_at = $4, executed_at = $4, flag = $5, result = $6, path = $7, "
+        "claimed_instance = $8 WHERE cmd_id = $1 AND app_id = $2 AND flag = 0 AND (claimed_by IS NULL OR "
+        "($8 <> '' AND claimed_by = $3 AND claimed_instance = $8))",
         {text("commands.cmd_id", record.cmd_id), text("commands.app_id", record.app_id),
-         text("commands.claimed_by", manager), text("commands.claimed_at", stamp),
+         text("commands.claimed_by", claimer.manager), text("commands.claimed_at", stamp),
          integer("commands.flag", static_cast<int>(outcome.flag)), text("commands.result", outcome.result),
-         text("commands.path", to_string(outcome.path))});
+         text("commands.path", to_string(outcome.path)), text("commands.claimed_instance", claimer.instance)});
   };
   const auto insert = [&] {
     std::vector<SqlParam> params = new_row_params(record);
-    params.push_back(text("commands.claimed_by", manager));
+    params.push_back(text("commands.claimed_by", claimer.manager));
     params.push_back(text("commands.claimed_at", stamp));
     params.push_back(integer("commands.flag", static_cast<int>(outcome.flag)));
     params.push_back(text("commands.result", outcome.result));
     params.push_back(text("commands.path", to_string(outcome.path)));
+    params.push_back(text("commands.claimed_instance", claimer.instance));
     return execute(
-        "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, claimed_by, claimed_at, "
-        "executed_at, flag, result, path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) "
+        "INSERT INTO commands (cmd_id, app_id, target, command, args, issued_by, issued_at, signature, claimed_by, "
+        "claimed_at, executed_at, flag, result, path, claimed_instance, recorded) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, FALSE) "
         "ON CONFLICT (cmd_id, app_id) DO NOTHING",
         params);
   };
@@ -773,7 +853,7 @@ Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item,
     inserted = !inserted;
     changed = inserted ? insert() : update();
     if (!changed) return changed.error();
-    if (*changed == 0) return held_elsewhere(record.cmd_id, record.app_id);
+    if (*changed == 0) return held_elsewhere(record.cmd_id, record.app_id, Claimer(claimer.manager));
   }
   if (auto st = mirror_outcome(record.cmd_id, record.app_id, outcome, inserted ? &record : nullptr); !st) {
     return st.error();
@@ -782,9 +862,9 @@ Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item,
 }
 
 Result<std::vector<ClaimResult>> SqlStore::claim_and_finish(std::span<const FinishedCommand> items,
-                                                            std::string_view manager) {
+                                                            const Claimer& claimer) {
   const std::string what = "claim and finish " + std::to_string(items.size()) + " command(s)";
-  if (auto st = check_name(manager, "the claiming manager's name"); !st) return st.error().with_context(what);
+  if (auto st = check_name(claimer.manager, "the claiming manager's name"); !st) return st.error().with_context(what);
   for (const auto& item : items) {
     if (auto st = check_name(item.record.cmd_id, "the command id"); !st) return st.error().with_context(what);
     if (auto problem = app_id_problem(item.record.app_id); !problem.empty()) {
@@ -796,10 +876,14 @@ Result<std::vector<ClaimResult>> SqlStore::claim_and_finish(std::span<const Fini
   }
   const std::string stamp = format_db_time(now());
   return write_transaction(what, [&]() -> Result<std::vector<ClaimResult>> {
+    // One fence for the run: the managers row is read inside the write
+    // transaction, so no takeover can commit between it and the writes
+    // (SQLite: the write lock; PostgreSQL: FOR UPDATE holds the row).
+    if (auto st = check_fence(claimer); !st) return st.error();
     std::vector<ClaimResult> results;
     results.reserve(items.size());
     for (const auto& item : items) {
-      auto claimed = claim_finished_locked(item, manager, stamp);
+      auto claimed = claim_finished_locked(item, claimer, stamp);
       if (!claimed) return claimed.error();
       results.push_back(*claimed);
     }
@@ -849,6 +933,23 @@ Result<std::vector<CommandRecord>> SqlStore::claimed_unfinished(std::string_view
       {text("commands.claimed_by", manager)});
 }
 
+Result<std::vector<App>> SqlStore::broadcast_targets(std::string_view cmd_id, std::string_view manager,
+                                                     TimePoint issued_at) {
+  const std::string what =
+      "list the apps of manager " + quoted(manager) + " that broadcast " + quoted(cmd_id) + " addresses";
+  auto rows = run("SELECT " + std::string(kAppColumns) +
+                      " FROM apps WHERE manager = $1 AND ("
+                      " app_id IN (SELECT app_id FROM commands WHERE cmd_id = $2 AND recorded)"
+                      " OR (NOT EXISTS (SELECT 1 FROM commands WHERE cmd_id = $2 AND recorded)"
+                      "  AND (registered_at IS NULL OR registered_at <= $3))) ORDER BY app_id",
+                  {text("apps.manager", manager), text("commands.cmd_id", cmd_id),
+                   text("commands.issued_at", format_db_time(issued_at))});
+  if (!rows) return rows.error().with_context(what);
+  auto apps = decode_all<App>(*rows, decode_app);
+  if (!apps) return apps.error().with_context(what);
+  return apps;
+}
+
 Result<std::vector<CommandRecord>> SqlStore::list_commands(const CommandFilter& filter) {
   std::string sql = "SELECT " + std::string(kCommandColumns) + " FROM commands";
   std::vector<SqlParam> params;
@@ -889,34 +990,55 @@ Result<std::optional<CommandRecord>> SqlStore::get_command_row(std::string_view 
 
 // ---------------------------------------------------------------- managers
 
+Result<TimePoint> SqlStore::database_now() {
+  if (db_->backend() != "postgresql") return now();  // SQLite: the database is a file on this host
+  auto rows = run("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+  if (!rows) return rows.error().with_context("read the database's clock");
+  RowReader r(rows->at(0), "clock_timestamp()");
+  auto at = r.optional_time(0, "clock_timestamp");
+  if (r.error()) return *r.error();
+  if (!at) return Error(Errc::internal, "the database's clock read as NULL");
+  return *at;
+}
+
+Result<TimePoint> SqlStore::database_time() { return database_now(); }
+
 Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) {
   const std::string what = "acquire the lease of manager " + quoted(self.name);
   if (auto st = check_name(self.name, "the manager name"); !st) return st.error().with_context(what);
   if (auto st = require_nonempty(self.host, "the manager host"); !st) return st.error().with_context(what);
   if (auto st = require_nonempty(self.mode, "the manager mode"); !st) return st.error().with_context(what);
-  const TimePoint at = now();
-  const std::string seen = format_db_time(at);
-  const std::string started = format_db_time(self.started_at == TimePoint{} ? at : self.started_at);
-  const std::string expired_before =
-      format_db_time(at - std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl));
+  if (auto st = require_nonempty(self.instance, "the manager instance"); !st) return st.error().with_context(what);
+  const auto ttl = std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl);
 
   return write_transaction(what, [&]() -> Status {
-    const std::initializer_list<SqlParam> row = {
-        text("managers.name", self.name),       text("managers.host", self.host),    integer("managers.pid", self.pid),
-        text("managers.started_at", started),   text("managers.last_seen", seen),    text("managers.mode", self.mode),
-        text("managers.version", self.version), text("lease expiry", expired_before)};
+    auto at = database_now();
+    if (!at) return at.error();
+    const std::string seen = format_db_time(*at);
+    const std::string started = format_db_time(self.started_at == TimePoint{} ? *at : self.started_at);
+    const std::initializer_list<SqlParam> row = {text("managers.name", self.name),
+                                                 text("managers.host", self.host),
+                                                 integer("managers.pid", self.pid),
+                                                 text("managers.started_at", started),
+                                                 text("managers.last_seen", seen),
+                                                 text("managers.mode", self.mode),
+                                                 text("managers.version", self.version),
+                                                 text("managers.instance", self.instance),
+                                                 text("lease expiry", format_db_time(*at - ttl))};
     // First holder of the name: the primary key lets one insert through.
     auto inserted =
-        run("INSERT INTO managers (name, host, pid, started_at, last_seen, mode, version) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING RETURNING name",
-            std::vector<SqlParam>(row.begin(), row.begin() + 7));
+        run("INSERT INTO managers (name, host, pid, started_at, last_seen, mode, version, instance) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING name",
+            std::vector<SqlParam>(row.begin(), row.begin() + 8));
     if (!inserted) return inserted.error();
     if (!inserted->empty()) return ok_status();
-    // Take over a row that is free: stopped, expired, or our own (a restart
-    // under the same pid). Conditional, so two contenders cannot both win.
+    // Take over a row that is free: stopped, expired by the database's
+    // clock, or this very instance's. Never by host and pid: two containers
+    // on one host both run their manager as pid 1. Conditional, so two
+    // contenders cannot both win.
     auto taken =
-        run("UPDATE managers SET host = $2, pid = $3, started_at = $4, last_seen = $5, mode = $6, version = $7 "
-            "WHERE name = $1 AND (mode = 'stopped' OR last_seen < $8 OR (host = $2 AND pid = $3)) RETURNING name",
+        run("UPDATE managers SET host = $2, pid = $3, started_at = $4, last_seen = $5, mode = $6, version = $7, "
+            "instance = $8 WHERE name = $1 AND (mode = 'stopped' OR last_seen < $9 OR instance = $8) RETURNING name",
             std::vector<SqlParam>(row));
     if (!taken) return taken.error();
     if (!taken->empty()) return ok_status();
@@ -926,21 +1048,22 @@ Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseco
     if (holder->empty()) return Error(Errc::unavailable, "the lease row changed while being read; retry");
     auto record = decode_manager(holder->front());
     if (!record) return record.error();
-    return Error(
-        Errc::conflict,
-        "a manager of this name is already running on host " + quoted(record->host) + " (pid " +
-            std::to_string(record->pid) + ", mode " + record->mode + ", last seen " +
-            format_iso8601(record->last_seen) + "); stop it first, or wait until its lease expires at " +
-            format_iso8601(record->last_seen + std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl)));
+    return Error(Errc::conflict, "a manager of this name is already running on host " + quoted(record->host) +
+                                     " (pid " + std::to_string(record->pid) + ", mode " + record->mode +
+                                     ", last seen " + format_iso8601(record->last_seen) +
+                                     " by the database's clock); stop it first, or wait until its lease expires at " +
+                                     format_iso8601(record->last_seen + ttl));
   });
 }
 
-Status SqlStore::heartbeat(std::string_view name, int64_t pid, std::string_view mode) {
+Status SqlStore::heartbeat(std::string_view name, std::string_view instance, std::string_view mode) {
   const std::string what = "heartbeat of manager " + quoted(name);
   if (auto st = require_nonempty(mode, "the manager mode"); !st) return st.error().with_context(what);
-  auto rows = run("UPDATE managers SET last_seen = $3, mode = $4 WHERE name = $1 AND pid = $2 RETURNING name",
-                  {text("managers.name", name), integer("managers.pid", pid),
-                   text("managers.last_seen", format_db_time(now())), text("managers.mode", mode)});
+  auto at = database_now();
+  if (!at) return at.error().with_context(what);
+  auto rows = run("UPDATE managers SET last_seen = $3, mode = $4 WHERE name = $1 AND instance = $2 RETURNING name",
+                  {text("managers.name", name), text("managers.instance", instance),
+                   text("managers.last_seen", format_db_time(*at)), text("managers.mode", mode)});
   if (!rows) return rows.error().with_context(what);
   if (!rows->empty()) return ok_status();
   auto holder =
@@ -949,22 +1072,25 @@ Status SqlStore::heartbeat(std::string_view name, int64_t pid, std::string_view 
   if (holder->empty()) return Error(Errc::not_found, what + ": no lease for this name; acquire it first");
   auto record = decode_manager(holder->front());
   if (!record) return record.error().with_context(what);
-  return Error(Errc::conflict, what + ": the lease was lost to pid " + std::to_string(record->pid) + " on host " +
-                                   quoted(record->host) + "; this process must stop acting as the manager");
+  return Error(Errc::fenced, what + ": the lease was taken over by pid " + std::to_string(record->pid) + " on host " +
+                                 quoted(record->host) + "; this process must stop acting as the manager");
 }
 
-Status SqlStore::release_lease(std::string_view name, int64_t pid) {
+Status SqlStore::release_lease(std::string_view name, std::string_view instance) {
   const std::string what = "release the lease of manager " + quoted(name);
-  auto rows = run(
-      "UPDATE managers SET mode = 'stopped', last_seen = $3 WHERE name = $1 AND pid = $2 RETURNING name",
-      {text("managers.name", name), integer("managers.pid", pid), text("managers.last_seen", format_db_time(now()))});
+  auto at = database_now();
+  if (!at) return at.error().with_context(what);
+  auto rows =
+      run("UPDATE managers SET mode = 'stopped', last_seen = $3 WHERE name = $1 AND instance = $2 RETURNING name",
+          {text("managers.name", name), text("managers.instance", instance),
+           text("managers.last_seen", format_db_time(*at))});
   if (!rows) return rows.error().with_context(what);
   if (!rows->empty()) return ok_status();
-  auto holder = run("SELECT pid FROM managers WHERE name = $1", {text("managers.name", name)});
+  auto holder = run("SELECT pid, host FROM managers WHERE name = $1", {text("managers.name", name)});
   if (!holder) return holder.error().with_context(what);
   if (holder->empty()) return Error(Errc::not_found, what + ": no lease for this name");
-  return Error(Errc::conflict, what + ": it is held by pid " + holder->front().at(0).value_or("?") + ", not by pid " +
-                                   std::to_string(pid) + "; left unchanged");
+  return Error(Errc::conflict, what + ": it is held by another instance (pid " + holder->front().at(0).value_or("?") +
+                                   " on host " + quoted(holder->front().at(1).value_or("?")) + "); left unchanged");
 }
 
 Result<std::vector<ManagerRecord>> SqlStore::list_managers() {

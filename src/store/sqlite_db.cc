@@ -9,10 +9,8 @@
 
 namespace dc::store_detail {
 
-namespace {
-
 // Maps an (extended) SQLite result code to the kind of failure callers act on.
-Errc classify(int rc) {
+Errc sqlite_errc(int rc) {
   switch (rc) {
     case SQLITE_CONSTRAINT_CHECK:
     case SQLITE_CONSTRAINT_NOTNULL:
@@ -26,13 +24,18 @@ Errc classify(int rc) {
   switch (rc & 0xFF) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    // A full disk, a read-only file (remounted, or a snapshot being taken)
+    // and failing I/O are conditions of the moment, like PostgreSQL's
+    // disk-full (53100) and read-only-standby (25006) errors, which are
+    // retried: retried here too, so a valid command waits for the disk
+    // instead of being dead-lettered, whichever backend holds it.
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
       return Errc::unavailable;
     case SQLITE_CONSTRAINT:
       return Errc::conflict;
     case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
       return Errc::io;
@@ -44,8 +47,6 @@ Errc classify(int rc) {
       return Errc::internal;
   }
 }
-
-}  // namespace
 
 struct SqliteDb::BusyWait {
   std::chrono::milliseconds timeout{0};
@@ -107,7 +108,7 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view describe, std::string_v
   if ((rc & 0xFF) == SQLITE_BUSY || (rc & 0xFF) == SQLITE_LOCKED) {
     message += " (another connection held the database lock past the busy timeout; retry)";
   }
-  return Error(classify(rc), std::move(message));
+  return Error(sqlite_errc(rc), std::move(message));
 }
 
 Status SqliteDb::exec(std::string_view sql) {

@@ -20,6 +20,11 @@ namespace dc::store_detail {
 
 class SqliteStatement;
 
+// The kind of failure an (extended) SQLite result code is, as callers act on
+// it: the same Errc as PostgreSQL's equivalent (BUSY, LOCKED, FULL,
+// READONLY, IOERR are Errc::unavailable: retry).
+Errc sqlite_errc(int rc);
+
 // The one conversion from an SQLite result code to a dc::Error: says which
 // database, what was being done, and SQLite's own explanation.
 Error sqlite_error(sqlite3* db, int rc, std::string_view describe, std::string_view what);

@@ -34,6 +34,7 @@ Result<std::unique_ptr<SqliteSession>> SqliteSession::open(const std::string& pa
 }
 
 Result<SqliteStatement*> SqliteSession::bound(std::string_view sql, std::span<const SqlParam> params) {
+  if (auto st = check_storable_text(params); !st) return st.error();
   auto it = statements_.find(sql);
   if (it == statements_.end()) {
     auto prepared = db_.prepare(to_sqlite_placeholders(sql));

@@ -10,6 +10,20 @@ namespace dc {
 
 int Store::current_schema_version() { return store_detail::kSchemaVersion; }
 
+std::string_view to_string(ManagerMode mode) {
+  switch (mode) {
+    case ManagerMode::starting:
+      return "starting";
+    case ManagerMode::broker:
+      return "broker";
+    case ManagerMode::fallback:
+      return "fallback";
+    case ManagerMode::stopped:
+      return "stopped";
+  }
+  return "starting";
+}
+
 Result<std::unique_ptr<Store>> Store::open(std::string_view db_url) {
   using store_detail::DbUrl;
   auto url = store_detail::parse_db_url(db_url);

@@ -6,17 +6,21 @@
 // every operation below is one transaction, and every statement is
 // parameterized.
 //
-// Values: any bytes in any text field are stored and read back intact, with
-// two limits. Key names (manager names, command ids) are at most 255 bytes,
-// app ids follow app_id_problem(); longer or invalid ones are refused with
-// Errc::invalid_argument. PostgreSQL text cannot hold a NUL byte or invalid
-// UTF-8: there such a value is refused with Errc::invalid_argument naming
-// the field (SQLite stores it). docs/STORE.md has the schema.
+// Values: text fields hold valid UTF-8 without NUL bytes, on both backends
+// alike (PostgreSQL text cannot hold either, so SQLite refuses them too:
+// the same input has the same outcome whichever backend a fleet runs);
+// anything else is refused with Errc::invalid_argument naming the field.
+// Key names (command ids) are at most 255 bytes, manager names follow
+// manager_name_problem() and app ids app_id_problem(). docs/STORE.md has
+// the schema.
 //
-// Errors: Errc::unavailable when the database cannot be reached or stayed
-// locked past the busy timeout (retry; a lost PostgreSQL connection is
-// re-established by the next call), Errc::schema for rows or schema this
-// build cannot read.
+// Errors: Errc::unavailable when the database cannot be reached, stayed
+// locked past the busy timeout, is full, read-only or failing I/O for now
+// (retry; a lost PostgreSQL connection is re-established by the next call;
+// SQLite's SQLITE_FULL/READONLY/IOERR are transient like PostgreSQL's
+// disk-full and read-only-standby errors), Errc::schema for rows or schema
+// this build cannot read, Errc::fenced when a claimer's lease is no longer
+// its own (see Claimer).
 //
 // Thread safety: a Store is NOT safe for concurrent use. Open one per thread
 // (or per process); the backends make concurrent Stores on the same database
@@ -55,6 +59,9 @@ struct App {
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> stopped_at;
   std::optional<TimePoint> next_run_at;  // next scheduled start, kept by the manager
+  // When the app was registered (nullopt for apps older than the column):
+  // a broadcast nobody recorded addresses the apps registered before it.
+  std::optional<TimePoint> registered_at;
   // Mirror of the last command for this app.
   std::optional<CmdName> cmd;
   std::optional<CmdFlag> cmd_flag;
@@ -86,16 +93,26 @@ struct CommandRecord {
   std::string issued_by;
   TimePoint issued_at{};
   CmdFlag flag = CmdFlag::pending;
-  std::optional<std::string> claimed_by;
+  std::optional<std::string> claimed_by;        // the claiming manager's name
+  std::optional<std::string> claimed_instance;  // and its instance (ManagerRecord::instance)
   std::optional<TimePoint> claimed_at;
   std::optional<TimePoint> executed_at;
   std::optional<std::string> result;  // human-readable outcome or reason
   std::optional<DeliveryPath> path;
+  // The x-dc-signature the source signed the command with ("" unsigned), so
+  // the database path can check it as the broker path does.
+  std::string signature;
+  // Written by a command source before publishing (record_command), as
+  // opposed to inserted by the manager that claimed a message nobody had
+  // recorded.
+  bool recorded = true;
 };
 
-// A manager not seen for this long has lost the lease on its name (SPEC
-// §6.7): another manager may take the name, and dcctl shows it as not live.
-inline constexpr std::chrono::milliseconds kManagerLeaseTtl{15000};
+// What a manager is doing, as its managers row, /healthz and the dc_mode
+// metric report it.
+enum class ManagerMode { starting, broker, fallback, stopped };
+// "starting", "broker", "fallback", "stopped".
+std::string_view to_string(ManagerMode mode);
 
 struct ManagerRecord {
   std::string name;
@@ -105,6 +122,24 @@ struct ManagerRecord {
   TimePoint last_seen{};
   std::string mode = "broker";  // "broker" | "fallback" | "stopped"
   std::string version;
+  // Random per process start: what the lease, the heartbeat and the claims
+  // match on. Not the pid: two containers both run their manager as pid 1.
+  std::string instance;
+};
+
+// Who claims and finishes commands: a manager's name and, for a manager
+// holding its lease, its instance. With an instance, every claim and finish
+// is fenced: it takes effect only while the managers row of that name still
+// carries this instance, atomically with the write, and otherwise fails
+// with Errc::fenced (a newer manager of the name took the lease over: stop
+// acting). Without one (tools, tests) there is no fence.
+struct Claimer {
+  std::string manager;
+  std::string instance;
+  Claimer(std::string_view manager_name, std::string_view instance_id = {})  // NOLINT(google-explicit-constructor)
+      : manager(manager_name), instance(instance_id) {}
+  Claimer(const char* manager_name) : manager(manager_name) {}         // NOLINT(google-explicit-constructor)
+  Claimer(const std::string& manager_name) : manager(manager_name) {}  // NOLINT(google-explicit-constructor)
 };
 
 enum class ClaimResult {
@@ -135,9 +170,18 @@ struct CommandPlace {
   std::optional<CommandRecord> row;    // nullopt: no source recorded it
   std::vector<CommandRecord> earlier;  // the app's unclaimed PENDING rows before it, oldest first
 
-  // The command is finished or in someone's hands: a delivery of it now is
-  // a redelivery, to be acked without running it.
-  bool settled() const { return row && (row->flag != CmdFlag::pending || row->claimed_by); }
+  // The command is finished, or in the hands of anyone but `claimer`: a
+  // delivery of it now is a redelivery, to be acked without running it. A
+  // PENDING row claimed by `claimer` itself is not settled: that claim's
+  // commit was lost on the way back (the connection dropped during
+  // COMMIT), so claim() gives it back to its owner to carry out.
+  bool settled(const Claimer& claimer) const {
+    if (!row) return false;
+    if (row->flag != CmdFlag::pending) return true;
+    if (!row->claimed_by) return false;
+    return !(claimer.instance.size() > 0 && row->claimed_by == claimer.manager &&
+             row->claimed_instance == claimer.instance);
+  }
 };
 
 struct AppFilter {
@@ -205,19 +249,25 @@ class Store {
   // or "*") when the transaction commits.
   virtual Result<std::vector<CommandRecord>> record_command(const Command& command,
                                                             std::optional<std::string_view> manager = {}) = 0;
-  // Atomically claims (record.cmd_id, record.app_id) for `manager`. If no row
-  // exists (a message from a source that did not record it), inserts one from
-  // `record` already claimed. Exactly one of any number of concurrent callers
-  // gets ClaimResult::claimed. Claimed and finished are final: nothing ever
-  // unclaims a row. invalid_argument for app id "*" (expand it first).
-  virtual Result<ClaimResult> claim(const CommandRecord& record, std::string_view manager) = 0;
+  // Atomically claims (record.cmd_id, record.app_id) for `claimer`. If no
+  // row exists (a message from a source that did not record it), inserts
+  // one from `record` already claimed (recorded = false). Exactly one of any
+  // number of concurrent callers gets ClaimResult::claimed. Claimed and
+  // finished are final: nothing ever unclaims a row. A PENDING row already
+  // claimed by this very claimer (same manager and instance) is `claimed`
+  // again: an earlier claim whose COMMIT outcome was lost with the
+  // connection did commit, and this re-read settles the ambiguity. Errors:
+  // invalid_argument for app id "*" (expand it first); fenced (above).
+  virtual Result<ClaimResult> claim(const CommandRecord& record, const Claimer& claimer) = 0;
   // Records the outcome of a claimed command and, in the same transaction,
   // the app's new state and mirror (cmd_flag, cmd_result). Fails with
-  // conflict if the row is not claimed by `manager` or already finished.
+  // conflict if the row is not claimed by the claimer's manager, or was
+  // finished by anyone but this claimer; finishing again a row this claimer
+  // finished succeeds and changes nothing (a retry after a lost COMMIT).
   // When outcome.app_state is unset, or the app no longer exists, the app
   // row (state and mirror) is left unchanged; otherwise the mirror becomes
   // this command (cmd, cmd_id, cmd_issued_by, cmd_args, cmd_flag, cmd_result).
-  virtual Status finish(std::string_view cmd_id, std::string_view app_id, std::string_view manager,
+  virtual Status finish(std::string_view cmd_id, std::string_view app_id, const Claimer& claimer,
                         const Outcome& outcome) = 0;
   // Claims and finishes a run of commands in ONE transaction: each item is
   // claimed as claim() would (inserting a row nobody recorded) and, when this
@@ -228,7 +278,7 @@ class Store {
   // claim before acting (claim, act, finish). One commit for the run is what
   // lets a manager keep up with the broker. Returns one result per item.
   virtual Result<std::vector<ClaimResult>> claim_and_finish(std::span<const FinishedCommand> items,
-                                                            std::string_view manager) = 0;
+                                                            const Claimer& claimer) = 0;
   // Runs `body` as ONE write transaction: every store call it makes reads
   // and writes inside it, so what it read still holds when it writes.
   // Committed when `body` succeeds; rolled back when it fails, or when any
@@ -245,6 +295,13 @@ class Store {
   virtual Result<CommandPlace> command_place(std::string_view cmd_id, std::string_view app_id) = 0;
   // Rows claimed by `manager` but never finished (crash recovery).
   virtual Result<std::vector<CommandRecord>> claimed_unfinished(std::string_view manager) = 0;
+  // The apps of `manager` that broadcast `cmd_id` addresses (SPEC §6.3): the
+  // apps of the manager when it was issued. For a broadcast a source
+  // recorded, the apps it recorded rows for; for one nobody recorded, the
+  // apps registered no later than `issued_at`. Ordered by app id. Apps
+  // registered since are not touched by it, whichever path delivers it.
+  virtual Result<std::vector<App>> broadcast_targets(std::string_view cmd_id, std::string_view manager,
+                                                     TimePoint issued_at) = 0;
   virtual Result<std::vector<CommandRecord>> list_commands(const CommandFilter& filter) = 0;
   // The row of one (command id, app), or nullopt when there is none.
   virtual Result<std::optional<CommandRecord>> get_command_row(std::string_view cmd_id, std::string_view app_id) = 0;
@@ -252,16 +309,22 @@ class Store {
   virtual Result<std::vector<CommandRecord>> get_command(std::string_view cmd_id) = 0;
 
   // --- managers ---
-  // Registers `self`, refusing with Errc::conflict when another manager of
-  // the same name was seen less than `lease_ttl` ago and is not marked
-  // stopped.
+  // Lease times are the database's clock (PostgreSQL's clock_timestamp();
+  // for SQLite, a file on one host, that host's clock), never the caller's,
+  // so managers on hosts with skewed clocks judge expiry alike.
+  //
+  // Registers `self` (self.instance must be set), refusing with
+  // Errc::conflict when another instance of the same name was seen less
+  // than `lease_ttl` ago and is not marked stopped.
   virtual Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) = 0;
-  // Refreshes last_seen and mode; conflict if the lease was lost to another
-  // pid, not_found if there is no lease of that name.
-  virtual Status heartbeat(std::string_view name, int64_t pid, std::string_view mode) = 0;
+  // Refreshes last_seen and mode; fenced if the lease now belongs to another
+  // instance, not_found if there is no lease of that name.
+  virtual Status heartbeat(std::string_view name, std::string_view instance, std::string_view mode) = 0;
   // Marks the manager stopped (mode "stopped"); conflict, leaving the row
-  // alone, if another pid holds it.
-  virtual Status release_lease(std::string_view name, int64_t pid) = 0;
+  // alone, if another instance holds it.
+  virtual Status release_lease(std::string_view name, std::string_view instance) = 0;
+  // The database's clock now (what lease times are measured with).
+  virtual Result<TimePoint> database_time() = 0;
   virtual Result<std::vector<ManagerRecord>> list_managers() = 0;
 
   // A notifier for new commands, or nullptr when the backend has none

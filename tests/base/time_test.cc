@@ -47,5 +47,17 @@ TEST(Time, AcceptsTheLenientFormsTheHeaderNames) {
 
 TEST(Time, EpochIsZero) { EXPECT_EQ(format_iso8601(from_unix_micros(0)), "1970-01-01T00:00:00Z"); }
 
+// Issue 11, item 12: an AMQP timestamp is any unsigned 64-bit count of
+// seconds; one beyond year 9999 is refused instead of overflowing.
+TEST(Time, FromUnixSecondsRefusesWhatWouldOverflow) {
+  EXPECT_EQ(from_unix_seconds(0), std::optional<TimePoint>(TimePoint{}));
+  EXPECT_EQ(format_iso8601(*from_unix_seconds(1736937000)), "2025-01-15T10:30:00Z");
+  EXPECT_EQ(format_iso8601(*from_unix_seconds(253402300799)), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(from_unix_seconds(253402300800), std::nullopt);
+  EXPECT_EQ(from_unix_seconds(uint64_t{1} << 62), std::nullopt);
+  EXPECT_EQ(from_unix_seconds(UINT64_MAX), std::nullopt);
+}
+
 }  // namespace
+
 }  // namespace dc

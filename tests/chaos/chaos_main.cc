@@ -100,7 +100,7 @@ int usage(const std::string& problem) {
   std::cerr << "dc-chaos: " << problem
             << "\nusage: dc-chaos --source-dir REPO --bin-dir DIR_WITH_DC_MANAGER --work-dir DIR [--full] [--seed N]"
                " [--rabbit-port P] [--pg-port P] [--only broker-kill,manager-kill,network,broker-freeze,database,"
-               "topology,same-name,hostile] [--report FILE]\n";
+               "topology,same-name,late-exit,broadcast-new-apps,lease,hanging-reconnect,hostile] [--report FILE]\n";
   return 2;
 }
 
@@ -193,6 +193,10 @@ int chaos_main(int argc, char** argv) {
         {"database", run_database},
         {"topology", run_topology_delete},
         {"same-name", run_duplicate_name},
+        {"late-exit", run_late_exits},
+        {"broadcast-new-apps", run_broadcast_newer_apps},
+        {"lease", run_lease_takeover},
+        {"hanging-reconnect", run_hanging_reconnects},
         {"hostile", [&](Context& c) {
            hostile_ran = true;
            return run_hostile(c, hostile);

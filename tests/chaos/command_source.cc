@@ -73,7 +73,8 @@ Result<std::string> CommandSource::issue(const std::string& app_id, const std::s
   const auto deadline = std::chrono::steady_clock::now() + settings_.record_deadline;
   for (;;) {
     command.issued_at = now();
-    auto rows = store_->record_command(command);
+    // A broadcast addresses the apps of `manager` (dcctl --all --manager).
+    auto rows = command.is_broadcast() ? store_->record_command(command, manager) : store_->record_command(command);
     if (rows) break;
     if (!rows.error().retryable() || std::chrono::steady_clock::now() >= deadline) {
       ++counters_.record_refused;

@@ -41,7 +41,8 @@ class CommandSource {
   CommandSource(std::unique_ptr<Store> store, SourceSettings settings);
   ~CommandSource();
 
-  // Records then publishes one command for `app_id` (owned by `manager`).
+  // Records then publishes one command for `app_id` (owned by `manager`), or
+  // for "*": every app of `manager` at this moment.
   // Returns the command id once it is recorded, whatever happened to the
   // publish; an error when it could not be recorded within the deadline.
   Result<std::string> issue(const std::string& app_id, const std::string& manager, CmdName name,

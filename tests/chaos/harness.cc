@@ -280,6 +280,7 @@ Status ManagerProcess::spawn() {
       // Apps end by themselves eventually even if everything else fails.
       {"COLLECTOR_TICKS", "1800"},
   };
+  for (const auto& [name, value] : spec_.extra_env) env[name] = value;
   auto pid = spawn_process({paths_.bin_dir + "/dc-manager"}, env, spec_.dir, log_path());
   if (!pid) return pid.error();
   pid_ = *pid;

@@ -121,6 +121,9 @@ struct ManagerSpec {
   std::string log_name;  // log file name without .log; empty = name
   int heartbeat_s = 2;
   double poll_interval_s = 0.2;
+  // More DC_* settings (they override the ones above): DC_LEASE_TTL,
+  // DC_RABBIT_PREFETCH, DC_STOP_TIMEOUT...
+  Env extra_env;
 };
 
 // One dc-manager process.

@@ -1,5 +1,6 @@
 #include "chaos/scenarios.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -120,6 +121,7 @@ class Fixture {
       app.name = app.app_id;
       app.manager = manager;
       app.exec = {ctx.paths.source_dir + "/examples/collector"};
+      if (i >= volume && !witness_exec.empty()) app.exec = witness_exec;
       if (auto st = monitor->add_app(app); !st) return st.error().with_context("registering " + app.app_id);
       (i < volume ? volume_apps : witness_apps).push_back(app.app_id);
     }
@@ -134,6 +136,7 @@ class Fixture {
     s.db_url = db_url;
     s.witness = witness;
     s.dir = dir;
+    s.extra_env = manager_env;
     return s;
   }
 
@@ -170,8 +173,11 @@ class Fixture {
   std::unique_ptr<Store> monitor;
   std::vector<std::string> volume_apps;
   std::vector<std::string> witness_apps;
-  std::vector<TimePoint> lifts;  // when each fault ended
-  bool broker_recovery = true;   // recovery = first outcome via the broker (else via any path)
+  std::vector<TimePoint> lifts;           // when each fault ended
+  bool broker_recovery = true;            // recovery = first outcome via the broker (else via any path)
+  std::vector<std::string> witness_exec;  // the witness apps' argv (default: the collector)
+  Env manager_env;                        // more DC_* settings for the manager
+  std::vector<std::string> extra_ids;     // commands the faults issued, judged with the stream's
 };
 
 // Issues `count` commands at `rate` per second from its own thread and its
@@ -365,7 +371,8 @@ void stop_manager(Fixture& f, ManagerProcess& m, Row& row) {
 // The common shape: manager up, stream on, `faults` in this thread, then
 // settle, stop and judge.
 Row stream_run(Fixture& f, const std::string& label, int manager_port, int count, double rate,
-               const std::function<void(Stream&, ManagerProcess&, Row&)>& faults) {
+               const std::function<void(Stream&, ManagerProcess&, Row&)>& faults,
+               const std::function<void(Row&)>& before_stop = {}) {
   Row row;
   row.scenario = label;
   say(label + ": " + std::to_string(count) + " commands at " + std::to_string(static_cast<int>(rate)) + "/s");
@@ -417,6 +424,7 @@ Row stream_run(Fixture& f, const std::string& label, int manager_port, int count
   const bool settled = settle(f, milliseconds(f.ctx.pick(90000, 240000)));
   row.settle_s = seconds_between(last_issued, now());
   if (!settled) row.notes.push_back("did not settle before the deadline");
+  if (before_stop) before_stop(row);
   stop_manager(f, m, row);
   auto counters = stream.counters();
   const auto probe_counters = probe.counters();
@@ -430,6 +438,7 @@ Row stream_run(Fixture& f, const std::string& label, int manager_port, int count
   if (m.spawn_count() > 1) row.notes.push_back("manager started " + std::to_string(m.spawn_count()) + " times");
   std::vector<std::string> ids = stream.ids();
   for (auto& id : probe.ids()) ids.push_back(std::move(id));
+  ids.insert(ids.end(), f.extra_ids.begin(), f.extra_ids.end());
   judge(f, ids, row);
   say(label + ": " + (row.passed() ? "PASS" : "FAIL"));
   return row;
@@ -734,6 +743,367 @@ std::vector<Row> run_duplicate_name(Context& ctx) {
   row.notes.push_back("second manager exit codes: " + codes);
   judge(f, ids, row);
   say(row.scenario + ": " + (row.passed() ? "PASS" : "FAIL"));
+  return {row};
+}
+
+// --- 8-11. issue 11: late exits, broadcasts, leases, hanging reconnects ---
+
+namespace {
+
+// Live process-group leaders whose environment holds DC_MANAGER=`manager`
+// and DC_APP_ID=`app_id`: the copies of that app that run (an app's own
+// children share its group and are not counted).
+std::vector<pid_t> app_processes(const std::string& manager, const std::string& app_id) {
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return found;
+  while (dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || pid <= 1) continue;
+    const std::string stat = read_file("/proc/" + std::string(entry->d_name) + "/stat");
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(stat.substr(paren + 1));
+    std::string state;
+    long parent = 0;
+    long group = 0;
+    fields >> state >> parent >> group;
+    if (state == "Z" || state == "X" || group != pid) continue;
+    std::ifstream vars("/proc/" + std::string(entry->d_name) + "/environ", std::ios::binary);
+    bool of_manager = false;
+    bool of_app = false;
+    for (std::string var; std::getline(vars, var, '\0');) {
+      of_manager = of_manager || var == "DC_MANAGER=" + manager;
+      of_app = of_app || var == "DC_APP_ID=" + app_id;
+    }
+    if (of_manager && of_app) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
+}
+
+// Supervision as the record says: every app RUNNING has exactly its
+// recorded process alive, every other app none; never two copies.
+void check_supervision(Fixture& f, const std::vector<std::string>& apps, Row& row) {
+  int mismatches = 0;
+  for (const auto& app_id : apps) {
+    auto app = f.monitor->get_app(app_id);
+    if (!app || !*app) continue;
+    const auto live = app_processes(f.manager, app_id);
+    std::string problem;
+    if (live.size() > 1) {
+      problem = std::to_string(live.size()) + " copies run";
+    } else if ((*app)->status == AppStatus::running) {
+      if (live.empty() || !(*app)->pid || live[0] != *(*app)->pid)
+        problem = "RUNNING, but its recorded process is not the one that runs";
+    } else if (!live.empty()) {
+      problem = std::string(to_string((*app)->status)) + ", yet pid " + std::to_string(live[0]) + " runs unsupervised";
+    }
+    if (!problem.empty()) {
+      ++mismatches;
+      if (mismatches <= 3) row.notes.push_back("app " + app_id + ": " + problem);
+    }
+  }
+  if (mismatches > 0) {
+    row.failures.push_back(std::to_string(mismatches) + " app(s) whose record does not match the processes that run");
+  } else {
+    row.notes.push_back("supervision matches the record for all " + std::to_string(apps.size()) + " apps");
+  }
+}
+
+std::string write_script(const Fixture& f, const std::string& name, const std::string& body) {
+  const std::string path = f.dir + "/" + name;
+  std::ofstream(path) << "#!/bin/sh\nprintf '%s %s\\n' \"$DC_APP_ID\" \"$DC_COMMAND_ID\" >> \"$DC_WITNESS\"\n" << body;
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+App script_app(const Fixture& f, const std::string& app_id, const std::string& path) {
+  App app;
+  app.app_id = app_id;
+  app.name = app_id;
+  app.manager = f.manager;
+  app.exec = {path};
+  return app;
+}
+
+}  // namespace
+
+// Item 1: apps that exit by themselves while the manager is busy with slow
+// STOPs, with START/RESTART/STOP of them queued behind in the same batch.
+std::vector<Row> run_late_exits(Context& ctx) {
+  Fixture f(ctx, "late-exit");
+  f.witness_exec = {write_script(f, "flaky.sh", "sleep \"$(awk 'BEGIN { srand(); print 0.3 + rand() * 1.2 }')\"\n")};
+  f.manager_env = {{"DC_RABBIT_PREFETCH", "16"}, {"DC_STOP_TIMEOUT", "1.5"}};
+  Row row = stream_run(
+      f, "apps exit while the manager is busy", ctx.rabbit_port, ctx.pick(400, 2500), 40,
+      [&](Stream& stream, ManagerProcess&, Row& r) {
+        const std::string stubborn = write_script(f, "stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done\n");
+        if (auto st = f.monitor->add_app(script_app(f, "slow-stop", stubborn)); !st) {
+          r.failures.push_back(st.error().message());
+          return;
+        }
+        auto source = f.source();
+        while (!stream.done() && !g_interrupted.load() && source) {
+          for (const CmdName name : {CmdName::start, CmdName::stop}) {
+            if (auto id = source->issue("slow-stop", f.manager, name)) f.extra_ids.push_back(*id);
+          }
+          ++r.faults;
+          nap(ctx.random_ms(800, 2000));
+        }
+      },
+      [&](Row& r) { check_supervision(f, f.witness_apps, r); });
+  return {row};
+}
+
+// Item 2: broadcasts issued while the manager is down, then apps registered
+// and started; the older broadcasts must not touch them.
+std::vector<Row> run_broadcast_newer_apps(Context& ctx) {
+  Fixture f(ctx, "broadcast-new-apps");
+  f.broker_recovery = false;
+  // Each broadcast with how many of the newer apps existed when it was
+  // issued: the ones registered later must not be touched by it.
+  std::vector<std::pair<std::string, size_t>> broadcasts;
+  std::vector<std::string> newer;
+  Row row = stream_run(
+      f, "broadcasts meet apps newer than them", ctx.rabbit_port, ctx.pick(200, 1500), 40,
+      [&](Stream&, ManagerProcess& m, Row& r) {
+        auto source = f.source();
+        const int rounds = ctx.pick(2, 4);
+        for (int k = 0; k < rounds && !g_interrupted.load() && source; ++k) {
+          nap(ctx.random_ms(1000, 2500));
+          if (auto code = m.terminate(seconds(30)); code != std::optional<int>(0)) {
+            r.failures.push_back("dc-manager did not stop cleanly before round " + std::to_string(k + 1));
+            return;
+          }
+          for (const CmdName name : {CmdName::stop, CmdName::disable}) {
+            if (auto id = source->issue("*", f.manager, name)) {
+              broadcasts.emplace_back(*id, newer.size());
+              f.extra_ids.push_back(*id);
+            }
+          }
+          for (int i = 0; i < 3; ++i) {
+            App app = script_app(f, "n" + std::to_string(k) + "-" + std::to_string(i), "");
+            app.exec = {ctx.paths.source_dir + "/examples/collector"};
+            if (auto st = f.monitor->add_app(app); !st) {
+              r.failures.push_back(st.error().message());
+              return;
+            }
+            newer.push_back(app.app_id);
+            for (const CmdName name : {CmdName::start, CmdName::enable}) {
+              if (auto id = source->issue(app.app_id, f.manager, name)) f.extra_ids.push_back(*id);
+            }
+          }
+          ++r.faults;
+          if (auto st = m.spawn(); !st) {
+            r.failures.push_back(st.error().message());
+            return;
+          }
+          if (!f.wait_ready(m.pid(), seconds(30))) r.failures.push_back("dc-manager did not come back within 30 s");
+          f.lifts.push_back(now());
+        }
+      },
+      [&](Row& r) {
+        // An app registered after a broadcast was issued: no row of it, and
+        // its own later START and ENABLE stand.
+        uint64_t touched = 0;
+        for (const auto& [id, existing] : broadcasts) {
+          auto rows = f.monitor->get_command(id);
+          if (!rows) continue;
+          for (const auto& rec : *rows) {
+            if (std::find(newer.begin() + static_cast<std::ptrdiff_t>(existing), newer.end(), rec.app_id) !=
+                newer.end()) {
+              ++touched;
+            }
+          }
+        }
+        // The apps registered after the last broadcast keep their own START
+        // and ENABLE.
+        const size_t last = broadcasts.empty() ? 0 : broadcasts.back().second;
+        for (size_t i = last; i < newer.size(); ++i) {
+          auto app = f.monitor->get_app(newer[i]);
+          if (app && *app && ((*app)->status != AppStatus::running || (*app)->disable)) ++touched;
+        }
+        r.order_violations += touched;
+        if (touched > 0) {
+          r.failures.push_back(std::to_string(touched) + " broadcast effect(s) on apps registered after it");
+        } else {
+          r.notes.push_back(std::to_string(broadcasts.size()) + " broadcasts left all " + std::to_string(newer.size()) +
+                            " newer apps as their own commands set them");
+        }
+        check_supervision(f, newer, r);
+      });
+  return {row};
+}
+
+// Item 5: the lease under long work and under a freeze longer than it. On
+// PostgreSQL, the shared store of a fleet: a frozen process that holds an
+// SQLite file's write lock stops every other user of that file, a
+// single-host matter the lease cannot help with.
+std::vector<Row> run_lease_takeover(Context& ctx) {
+  Postgres pg(ctx.paths, ctx.pg_port);
+  Result<std::string> url = Error(Errc::unavailable, "not started");
+  if (auto st = pg.start(); !st) {
+    url = st.error();
+  } else {
+    url = pg.create_database("chaos_lease_" + ctx.run_id);
+  }
+  if (!url) {
+    Row r;
+    r.scenario = "lease: long STOP, frozen manager replaced";
+    r.failures.push_back(url.error().message());
+    return {r};
+  }
+  Fixture f(ctx, "lease", *url);
+  f.broker_recovery = false;
+  constexpr int kTtl = 3;
+  f.manager_env = {{"DC_LEASE_TTL", std::to_string(kTtl)}, {"DC_STOP_TIMEOUT", std::to_string(2 * kTtl)}};
+  int round = 0;
+  size_t fenced_exits = 0;
+  Row row = stream_run(
+      f, "lease: long STOP, frozen manager replaced", ctx.rabbit_port, ctx.pick(300, 2000), 40,
+      [&](Stream&, ManagerProcess& m, Row& r) {
+        const std::string stubborn = write_script(f, "stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done\n");
+        if (auto st = f.monitor->add_app(script_app(f, "slow-stop", stubborn)); !st) {
+          r.failures.push_back(st.error().message());
+          return;
+        }
+        auto source = f.source();
+        const int rounds = ctx.pick(1, 3);
+        for (int k = 0; k < rounds && !g_interrupted.load() && source; ++k) {
+          const auto second_spec = [&] {
+            ManagerSpec spec = f.spec(ctx.rabbit_port);
+            spec.log_name = f.manager + "-second-" + std::to_string(++round);
+            return spec;
+          };
+          // A STOP that outlasts the lease: nobody may take the name meanwhile.
+          std::string stop_id;
+          for (const CmdName name : {CmdName::start, CmdName::stop}) {
+            if (auto id = source->issue("slow-stop", f.manager, name)) {
+              f.extra_ids.push_back(*id);
+              stop_id = *id;
+            }
+            nap(milliseconds(kTtl * 1000 / 2));
+          }
+          nap(milliseconds(kTtl * 1000 + 500));
+          {
+            ManagerProcess intruder(ctx.paths, second_spec());
+            if (auto st = intruder.spawn(); !st) r.failures.push_back(st.error().message());
+            const auto code = intruder.wait(seconds(20));
+            if (code != std::optional<int>(1)) {
+              r.failures.push_back("a second manager started while the first was in a long STOP (exit " +
+                                   (code ? std::to_string(*code) : std::string("none")) + ")");
+            }
+          }
+          ++r.faults;
+          // The slow STOP ends (its SIGKILL is due) before the next fault.
+          const auto until = Clock::now() + seconds(20);
+          while (Clock::now() < until && !g_interrupted.load()) {
+            auto rows = f.monitor->get_command(stop_id);
+            if (rows && !rows->empty() && rows->front().flag != CmdFlag::pending) break;
+            nap(milliseconds(100));
+          }
+          // Frozen past the lease: replaced; woken, the old one stops at
+          // once and leaves the apps it ran to the new holder.
+          say("  manager frozen past its lease");
+          ::kill(m.pid(), SIGSTOP);
+          nap(seconds(kTtl + 2));
+          ManagerProcess replacement(ctx.paths, second_spec());
+          if (auto st = replacement.spawn(); !st) r.failures.push_back(st.error().message());
+          if (!f.wait_ready(replacement.pid(), seconds(30))) r.failures.push_back("no replacement took the lease");
+          ::kill(m.pid(), SIGCONT);
+          const auto code = m.wait(seconds(20));
+          if (code != std::optional<int>(1)) {
+            r.failures.push_back("the fenced manager exited " + (code ? std::to_string(*code) : std::string("not")) +
+                                 ", expected 1 at once");
+            if (!code) m.kill9();
+          }
+          // It took the fenced way out: apps left to the new holder, none
+          // stopped, the lease row untouched.
+          const std::string log = read_file(m.log_path());
+          const auto count = [&](const std::string& text) {
+            size_t n = 0;
+            for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+            return n;
+          };
+          if (count("left running for the new holder") != fenced_exits + 1 || count("shutting down: stop") != 0) {
+            r.failures.push_back("the fenced manager did not leave its apps to the new holder (log " + m.log_path() +
+                                 ")");
+          }
+          ++fenced_exits;
+          ++r.faults;
+          nap(ctx.random_ms(1000, 2000));  // the replacement works meanwhile
+          if (replacement.terminate(seconds(30)) != std::optional<int>(0)) {
+            r.failures.push_back("the replacement did not stop cleanly");
+          }
+          if (auto st = m.spawn(); !st) {
+            r.failures.push_back(st.error().message());
+            return;
+          }
+          if (!f.wait_ready(m.pid(), seconds(30))) r.failures.push_back("the first manager did not come back");
+          f.lifts.push_back(now());
+        }
+      },
+      [&](Row& r) {
+        r.notes.push_back(std::to_string(fenced_exits) + " fenced manager(s) left their apps to the new holder");
+        check_supervision(f, f.witness_apps, r);
+      });
+  return {row};
+}
+
+// Item 7: a broker that accepts connections and never answers, so each
+// reconnect attempt hangs for connect_timeout per host: the fallback polls
+// on time all the same.
+std::vector<Row> run_hanging_reconnects(Context& ctx) {
+  Fixture f(ctx, "hanging-reconnect");
+  auto proxy = TcpProxy::start(ctx.rabbit_port);
+  if (!proxy) {
+    Row r;
+    r.scenario = "fallback while reconnects hang";
+    r.failures.push_back(proxy.error().message());
+    return {r};
+  }
+  // Two hosts, both the proxy: every attempt waits out two connect timeouts.
+  f.manager_env = {{"DC_RABBIT_HOST", "127.0.0.1,127.0.0.1"}};
+  std::vector<std::pair<TimePoint, TimePoint>> windows;
+  Row row = stream_run(
+      f, "fallback while reconnects hang", (*proxy)->port(), ctx.pick(300, 2000), 40,
+      [&](Stream&, ManagerProcess&, Row& r) {
+        const int faults = ctx.pick(1, 3);
+        for (int k = 0; k < faults && !g_interrupted.load(); ++k) {
+          nap(ctx.random_ms(1000, 2500));
+          say("  broker silent: connections accepted, never answered");
+          (*proxy)->set_mode(LinkMode::blackhole);
+          (*proxy)->cut_all();
+          const TimePoint from = now();
+          nap(ctx.random_ms(8000, 12000));
+          windows.emplace_back(from, now());
+          (*proxy)->set_mode(LinkMode::forward);
+          ++r.faults;
+          f.lifts.push_back(now());
+        }
+      },
+      [&](Row& r) {
+        CommandFilter all;
+        all.limit = 0;
+        auto rows = f.monitor->list_commands(all);
+        if (!rows) return;
+        double worst = 0;
+        int taken = 0;
+        for (const auto& rec : *rows) {
+          if (rec.path != DeliveryPath::poll || !rec.executed_at) continue;
+          for (const auto& [from, to] : windows) {
+            // Past the first second of the outage (the switch to fallback).
+            if (rec.issued_at < from + seconds(1) || rec.issued_at > to) continue;
+            worst = std::max(worst, seconds_between(rec.issued_at, *rec.executed_at));
+            ++taken;
+          }
+        }
+        r.notes.push_back(std::to_string(taken) + " command(s) taken by the poll while reconnects hung; worst " +
+                          std::to_string(worst).substr(0, 4) + " s from issue to outcome");
+        if (worst > 2.0) r.failures.push_back("the fallback waited behind a hanging reconnect");
+      });
   return {row};
 }
 

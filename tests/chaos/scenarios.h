@@ -78,5 +78,11 @@ std::vector<Row> run_database(Context& ctx);  // PostgreSQL restart, SQLite lock
 std::vector<Row> run_topology_delete(Context& ctx);
 std::vector<Row> run_duplicate_name(Context& ctx);
 std::vector<Row> run_hostile(Context& ctx, HostileReport& report);
+// Issue 11: an exit collected late, broadcasts meeting newer apps, the lease
+// under long work and a freeze, the fallback while reconnects hang.
+std::vector<Row> run_late_exits(Context& ctx);
+std::vector<Row> run_broadcast_newer_apps(Context& ctx);
+std::vector<Row> run_lease_takeover(Context& ctx);
+std::vector<Row> run_hanging_reconnects(Context& ctx);
 
 }  // namespace dc::chaos

@@ -17,20 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-class E2eDeliveryTest : public E2eTest {
- protected:
-  // A command as an outside source would publish it, not recorded in the store.
-  static Command make_command(CmdName name, const std::string& app_id, const std::string& args = "{}") {
-    Command c;
-    c.id = random_uuid();
-    c.app_id = app_id;
-    c.name = name;
-    c.issued_by = "e2e-publisher";
-    c.issued_at = now();
-    c.args_json = args;
-    return c;
-  }
-};
+class E2eDeliveryTest : public E2eTest {};
 
 TEST_P(E2eDeliveryTest, BroadcastReachesEveryManagerForItsOwnAppsOnly) {
   const std::string ma = w().unique("m_a");
@@ -106,7 +93,7 @@ TEST_P(E2eDeliveryTest, DuplicatePublishTakesEffectOnce) {
   ASSERT_NE(start(manager), nullptr);
 
   // RESTART: were it carried out twice, the app would start twice.
-  const Command restart = make_command(CmdName::restart, app_id);
+  const Command restart = outside_command(CmdName::restart, app_id);
   ASSERT_TRUE(w().publish(manager, serialize_command_body(restart), restart.id, /*copies=*/2));
   auto rows = w().wait_outcome(restart.id);
   ASSERT_EQ(rows.size(), 1u);
@@ -127,7 +114,7 @@ TEST_P(E2eDeliveryTest, OlderUnpublishedCommandRunsFirst) {
   ASSERT_NE(start(manager), nullptr);
 
   // A source recorded DISABLE but its publish never happened...
-  const Command older = make_command(CmdName::disable, app_id);
+  const Command older = outside_command(CmdName::disable, app_id);
   auto recorded = w().store().record_command(older);
   ASSERT_TRUE(recorded.ok()) << recorded.error().message();
   // ...then ENABLE is issued normally and arrives through the broker.
@@ -210,12 +197,12 @@ TEST_P(E2eDeliveryTest, APreloadedMixedQueueRunsEachCommandOnceInPerAppOrder) {
   // A source recorded DISABLE for `late` but never published it: it must
   // run before the ENABLE for `late` in the queue (the start-up sweep or the
   // per-app order check takes it, whichever comes first).
-  const Command unpublished = make_command(CmdName::disable, late);
+  const Command unpublished = outside_command(CmdName::disable, late);
   ASSERT_TRUE(w().store().record_command(unpublished).ok());
   const std::vector<Command> commands = {
-      make_command(CmdName::disable, flags), make_command(CmdName::enable, flags),
-      make_command(CmdName::start, runner),  make_command(CmdName::disable, runner),
-      make_command(CmdName::disable, flags), make_command(CmdName::enable, late),
+      outside_command(CmdName::disable, flags), outside_command(CmdName::enable, flags),
+      outside_command(CmdName::start, runner),  outside_command(CmdName::disable, runner),
+      outside_command(CmdName::disable, flags), outside_command(CmdName::enable, late),
   };
   for (size_t i = 0; i < commands.size(); ++i) {
     const Command& c = commands[i];
@@ -303,7 +290,7 @@ TEST_P(E2eDeliveryTest, WithCommandSecretOnlySignedCommandsRun) {
 
   // Unsigned (an outside publisher) and wrongly signed (dcctl with a retired
   // key) messages are poison: dead-lettered, not run through the broker.
-  ASSERT_TRUE(w().publish(manager, serialize_command_body(make_command(CmdName::disable, app_id)), ""));
+  ASSERT_TRUE(w().publish(manager, serialize_command_body(outside_command(CmdName::disable, app_id)), ""));
   ToolRun wrong = w().dcctl({"disable", app_id, "--json"}, {{"DC_COMMAND_SECRET", "retired-key"}});
   EXPECT_EQ(wrong.exit_code, 0) << wrong.out << wrong.err;
   EXPECT_TRUE(wait_until([&] { return w().queue_count(w().dead_letter_queue()) == std::optional<uint32_t>(2); }, 15s))

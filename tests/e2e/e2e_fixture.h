@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "base/ids.h"
 #include "e2e/e2e_support.h"
+#include "protocol/command.h"
 #include "support/services.h"
 
 namespace dc::e2e {
@@ -41,6 +43,18 @@ class E2eTest : public ::testing::TestWithParam<Backend> {
   nlohmann::json issue(std::vector<std::string> args, int expected_exit = 0) {
     args.push_back("--wait=20");
     return w().dcctl_json(args, expected_exit);
+  }
+
+  // A command as an outside source would publish it, not recorded in the store.
+  static Command outside_command(CmdName name, const std::string& app_id, const std::string& args = "{}") {
+    Command c;
+    c.id = random_uuid();
+    c.app_id = app_id;
+    c.name = name;
+    c.issued_by = "e2e-publisher";
+    c.issued_at = now();
+    c.args_json = args;
+    return c;
   }
 
   std::unique_ptr<World> world_;

@@ -46,7 +46,8 @@ std::string pg_exec(const std::string& url, const std::string& sql) {
     return "cannot connect to " + url + ": " + (conn ? PQerrorMessage(conn.get()) : "out of memory");
   }
   PgResult result(PQexec(conn.get(), sql.c_str()));
-  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+  if (!result ||
+      (PQresultStatus(result.get()) != PGRES_COMMAND_OK && PQresultStatus(result.get()) != PGRES_TUPLES_OK)) {
     return "'" + sql + "' failed: " + PQerrorMessage(conn.get());
   }
   return "";
@@ -649,6 +650,40 @@ Status World::publish(const std::string& routing_key, const std::string& body, c
     }
   }
   return ok_status();
+}
+
+Status World::publish_message(broker::OutgoingMessage message) {
+  auto conn = broker::Connection::open(settings_for(broker_));
+  if (!conn) return conn.error();
+  auto publisher = broker::Publisher::create(std::move(*conn));
+  if (!publisher) return publisher.error();
+  message.exchange = exchange_;
+  const auto result = publisher->publish(message);
+  if (!result.confirmed()) {
+    return Error(Errc::unavailable, "publish to '" + message.routing_key + "' " +
+                                        std::string(broker::to_string(result.outcome)) + ": " + result.detail);
+  }
+  return ok_status();
+}
+
+Result<broker::Delivery> World::take_message(const std::string& queue, std::chrono::milliseconds timeout) {
+  auto conn = broker::Connection::open(settings_for(broker_));
+  if (!conn) return conn.error();
+  broker::ConsumerOptions options;
+  options.queue = queue;
+  auto consumer = broker::Consumer::start(std::move(*conn), options);
+  if (!consumer) return consumer.error();
+  auto delivery = consumer->next(timeout);
+  if (!delivery) return delivery.error();
+  if (!*delivery) return Error(Errc::timeout, "no message in queue '" + queue + "' within the timeout");
+  if (auto st = consumer->ack((*delivery)->delivery_tag); !st) return st.error();
+  return std::move(**delivery);
+}
+
+std::string World::pg_server_exec(const std::string& sql) {
+  auto server = dc::test::postgres_url();
+  if (!server) return "DC_TEST_PG_URL not set";
+  return pg_exec(*server, sql);
 }
 
 std::optional<uint32_t> World::queue_count(const std::string& queue) {

@@ -28,6 +28,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
+#include "broker/consumer.h"
+#include "broker/publisher.h"
 #include "store/store.h"
 
 namespace dc::e2e {
@@ -226,6 +228,16 @@ class World {
   // the same message_id (empty: a random one, shared by the copies).
   Status publish(const std::string& routing_key, const std::string& body, const std::string& message_id,
                  int copies = 1);
+  // Publishes `message` on this World's exchange (its `exchange` is
+  // overwritten), waiting for the confirm.
+  Status publish_message(broker::OutgoingMessage message);
+  // Consumes the next message of `queue` and acks it: what an eavesdropper
+  // with access to the queue would capture. Errors: nothing arrived within
+  // `timeout`.
+  Result<broker::Delivery> take_message(const std::string& queue, std::chrono::milliseconds timeout = 10s);
+  // Runs one statement on the PostgreSQL server of DC_TEST_PG_URL (not only
+  // this World's database); the error text, or "" on success.
+  std::string pg_server_exec(const std::string& sql);
   // Ready messages in `queue`; nullopt when it cannot be asked.
   std::optional<uint32_t> queue_count(const std::string& queue);
   std::string dead_letter_queue() const { return exchange_ + ".dead"; }

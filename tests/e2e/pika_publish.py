@@ -2,12 +2,13 @@
 """An outside command source for the end-to-end tests: publishes a message
 body the way a Python client of the design note would, with pika.
 
-  pika_publish.py HOST PORT EXCHANGE ROUTING_KEY BODY_FILE [MESSAGE_ID]
+  pika_publish.py [--timestamp=SECONDS] HOST PORT EXCHANGE ROUTING_KEY BODY_FILE [MESSAGE_ID]
 
 Publishes the bytes of BODY_FILE unchanged, persistent, content_type
 application/json, with the current timestamp, mandatory, with publisher
 confirms; MESSAGE_ID only when given (without it the manager derives the
-command id from the body). Exit 0 once the broker confirmed, 1 when it
+command id from the body). --timestamp sets the AMQP timestamp property
+(an unsigned 64-bit count of seconds, so hostile values can be sent). Exit 0 once the broker confirmed, 1 when it
 returned or refused the message, 2 on usage errors.
 """
 import sys
@@ -17,6 +18,15 @@ import pika
 
 
 def main(argv):
+    timestamp = int(time.time())
+    options = [a for a in argv[1:] if a.startswith("--")]
+    argv = [argv[0]] + [a for a in argv[1:] if not a.startswith("--")]
+    for option in options:
+        if option.startswith("--timestamp="):
+            timestamp = int(option[len("--timestamp="):])
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
     if len(argv) not in (6, 7):
         print(__doc__, file=sys.stderr)
         return 2
@@ -32,7 +42,7 @@ def main(argv):
         channel = conn.channel()
         channel.confirm_delivery()
         props = pika.BasicProperties(content_type="application/json", delivery_mode=2,
-                                     message_id=message_id, timestamp=int(time.time()))
+                                     message_id=message_id, timestamp=timestamp)
         try:
             channel.basic_publish(exchange=exchange, routing_key=routing_key, body=body,
                                   properties=props, mandatory=True)

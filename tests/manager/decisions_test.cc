@@ -123,21 +123,146 @@ TEST(Backoff, JitterSpreadsAFleet) {
   EXPECT_GT(firsts.size(), 10u);
 }
 
-TEST(Schedule, DueOnlyWhenEnabledIdleAndTime) {
+TEST(Schedule, StartsOnlyWhenEnabledIdleAndTime) {
   const TimePoint t = now();
+  const seconds grace(60);
   App app = app_of("m");
-  EXPECT_FALSE(schedule_due(app, false, t));  // no schedule
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::wait);  // no schedule
   app.schedule = "every 5s";
   app.next_run_at = t - seconds(1);
-  EXPECT_TRUE(schedule_due(app, false, t));
-  EXPECT_FALSE(schedule_due(app, true, t));
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::start);
+  EXPECT_EQ(schedule_action(app, true, t, grace), ScheduleAction::wait);
   app.disable = true;
-  EXPECT_FALSE(schedule_due(app, false, t));
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::wait);
   app.disable = false;
   app.next_run_at = t + seconds(1);
-  EXPECT_FALSE(schedule_due(app, false, t));
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::wait);
   app.next_run_at.reset();
-  EXPECT_FALSE(schedule_due(app, false, t));
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::wait);
+}
+
+// Issue 11, item 12: a run missed while the app was disabled, still running
+// or the manager down is skipped, not fired at once when it can run again.
+TEST(Schedule, ARunLaterThanTheGraceIsSkippedNotCaughtUp) {
+  const TimePoint t = now();
+  const seconds grace(60);
+  App app = app_of("m");
+  app.schedule = "0 0 1 1 *";
+  app.next_run_at = t - seconds(60);
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::start);  // exactly at the grace: still runs
+  app.next_run_at = t - seconds(61);
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::skip_missed);
+  app.next_run_at = t - std::chrono::hours(1);
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::skip_missed);
+  app.disable = true;  // disabled past its time: rescheduled, so ENABLE does not fire it
+  EXPECT_EQ(schedule_action(app, false, t, grace), ScheduleAction::skip_missed);
+  app.disable = false;
+  EXPECT_EQ(schedule_action(app, true, t, grace), ScheduleAction::skip_missed);             // still running then
+  EXPECT_EQ(schedule_action(app, false, t, std::chrono::hours(2)), ScheduleAction::start);  // a wide grace catches up
+}
+
+// Issue 11, item 4: a command read from the store is held to the rules of
+// a broker delivery: the size of the body its source published, and with
+// signing on, a signature for that body and this manager's routing keys.
+TEST(RecordedCommand, RefusedForTheSameReasonsAsABrokerDelivery) {
+  const TimePoint t = *parse_iso8601("2026-06-01T12:00:00.123456Z");
+  const std::vector<std::string> secrets = {"current", "previous"};
+  Command c;
+  c.id = "4a1f2b3c-0000-4000-8000-000000000001";
+  c.app_id = "collector";
+  c.name = CmdName::start;
+  c.issued_by = "ops@example.com";
+  c.issued_at = t;
+  c.args_json = R"({"company_id":"123456","monitoring":true})";
+  CommandRecord row;
+  row.cmd_id = c.id;
+  row.app_id = c.app_id;
+  row.target = c.app_id;
+  row.command = c.name;
+  row.issued_by = c.issued_by;
+  row.issued_at = c.issued_at;
+  row.args_json = c.args_json;
+  const auto check = [&](const CommandRecord& r, const std::vector<std::string>& keys) {
+    return recorded_command_problem(r, "manager_1", keys, t + seconds(5), seconds(300));
+  };
+  const std::string body = serialize_command_body(c);
+
+  EXPECT_EQ(check(row, {}), "");  // signing off: anything recorded may run
+  EXPECT_NE(check(row, secrets).find("unsigned"), std::string::npos);
+  row.signature = sign_command("retired", c.id, "manager_1", body);
+  EXPECT_NE(check(row, secrets).find("bad signature"), std::string::npos);
+  row.signature = sign_command("previous", c.id, "manager_1", body);
+  EXPECT_EQ(check(row, secrets), "");
+  row.signature = sign_command("current", c.id, "manager_2", body);  // signed for another manager
+  EXPECT_NE(check(row, secrets).find("bad signature"), std::string::npos);
+  row.signature = sign_command("current", c.id, "all", body);  // `all` is for broadcasts only
+  EXPECT_NE(check(row, secrets).find("bad signature"), std::string::npos);
+  row.signature = sign_command("current", c.id, "manager_1", body);
+  EXPECT_NE(recorded_command_problem(row, "manager_1", secrets, t + seconds(301), seconds(300)).find("expired"),
+            std::string::npos);
+
+  // A broadcast verifies under this manager's key or `all`.
+  CommandRecord broadcast = row;
+  broadcast.target = "*";
+  Command bc = c;
+  bc.app_id = "*";
+  broadcast.signature = sign_command("current", c.id, "all", serialize_command_body(bc));
+  EXPECT_EQ(check(broadcast, secrets), "");
+  broadcast.signature = sign_command("current", c.id, "manager_1", serialize_command_body(bc));
+  EXPECT_EQ(check(broadcast, secrets), "");
+
+  CommandRecord big = row;
+  big.args_json = R"({"pad":")" + std::string(kMaxBodyBytes, 'x') + "\"}";
+  EXPECT_NE(check(big, {}).find("limit"), std::string::npos);
+}
+
+TEST(DatabaseOnly, EnableAndDisableOnly) {
+  EXPECT_TRUE(database_only(CmdName::enable));
+  EXPECT_TRUE(database_only(CmdName::disable));
+  EXPECT_FALSE(database_only(CmdName::start));
+  EXPECT_FALSE(database_only(CmdName::stop));
+  EXPECT_FALSE(database_only(CmdName::restart));
+  EXPECT_EQ(disable_result(true), "disabled");
+  EXPECT_EQ(disable_result(false), "enabled");
+}
+
+// Which deliveries may share one transaction (the ENABLE/DISABLE runs).
+TEST(RunJoin, JoinsOnlyWhenNothingOlderIsLeftBehind) {
+  const Claimer me("m1", "i1");
+  CommandRecord row;
+  row.cmd_id = "c2";
+  row.app_id = "a1";
+  CommandRecord older;
+  older.cmd_id = "c1";
+  older.app_id = "a1";
+  std::set<std::pair<std::string, std::string>> queued;
+
+  CommandPlace place;  // not recorded, nothing older
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::join);
+  place.row = row;  // recorded, free
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::join);
+  place.earlier = {older};  // an older pending command outside the run
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::general_path);
+  queued.insert({"c1", "a1"});  // ... which is ahead of it in the run
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::join);
+
+  place.row->claimed_by = "m1";  // our own claim whose commit went unseen
+  place.row->claimed_instance = "i1";
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::general_path);
+  place.row->claimed_instance = "i0";  // someone else's: a redelivery
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::duplicate);
+  place.row->claimed_by.reset();
+  place.row->flag = CmdFlag::executed;
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::duplicate);
+}
+
+TEST(Lease, ConfirmedForFourFifthsOfItsTime) {
+  using std::chrono::steady_clock;
+  const auto sent = steady_clock::time_point(seconds(1000));
+  EXPECT_TRUE(lease_confirmed(sent, sent, milliseconds(15000)));
+  EXPECT_TRUE(lease_confirmed(sent, sent + milliseconds(11999), milliseconds(15000)));
+  EXPECT_FALSE(lease_confirmed(sent, sent + milliseconds(12000), milliseconds(15000)));
+  EXPECT_FALSE(lease_confirmed(sent, sent + seconds(60), milliseconds(15000)));  // frozen past its lease
 }
 
 TEST(Sweep, GraceOnlyInBrokerMode) {

@@ -256,6 +256,85 @@ TEST(Spawn, AppLeadsItsOwnProcessGroup) {
   EXPECT_FALSE(*again);
 }
 
+// Issue 11, item 10: the manager records an app's pid before the app runs
+// (SpawnRequest::before_exec), so no app process ever runs that its record
+// does not name, and recovery adopts only what the record says.
+TEST(SpawnGate, BeforeExecSeesTheProcessThatThenRunsTheProgram) {
+  ScratchDir dir;
+  const std::string marker = (dir.path() / "ran").string();
+  SpawnRequest request = shell_app(dir, "gated", ": > '" + marker + "'; exec sleep 30");
+  std::optional<ProcessHandle> seen;
+  bool ran_before = true;
+  request.before_exec = [&](const ProcessHandle& process) -> Status {
+    seen = process;
+    std::this_thread::sleep_for(milliseconds(200));  // the program must not start meanwhile
+    ran_before = std::ifstream(marker).good();
+    return ok_status();
+  };
+  auto spawned = spawn(request);
+  ASSERT_TRUE(spawned.ok()) << spawned.error().message();
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(*seen, spawned->process) << "pid and start time before exec are the app's own";
+  EXPECT_FALSE(ran_before) << "the program ran before before_exec accepted it";
+  EXPECT_TRUE(is_same_process(spawned->process));
+  ::kill(spawned->process.pid, SIGKILL);
+  wait_for_exit(spawned->process.pid);
+}
+
+TEST(SpawnGate, ARefusalMeansTheProgramNeverRuns) {
+  ScratchDir dir;
+  const std::string marker = (dir.path() / "ran").string();
+  SpawnRequest request = shell_app(dir, "refused", ": > '" + marker + "'");
+  pid_t held = -1;
+  request.before_exec = [&](const ProcessHandle& process) -> Status {
+    held = process.pid;
+    return Error(Errc::unavailable, "the store is down (test)");
+  };
+  auto spawned = spawn(request);
+  ASSERT_FALSE(spawned.ok());
+  EXPECT_EQ(spawned.error().code(), Errc::unavailable);
+  EXPECT_NE(spawned.error().message().find("the store is down"), std::string::npos);
+  ASSERT_GT(held, 0);
+  EXPECT_FALSE(process_start_time(held).has_value()) << "the held child was not reaped";
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_FALSE(std::ifstream(marker).good()) << "the refused program ran";
+}
+
+// The manager dies while recording: the held child never runs the program.
+TEST(SpawnGate, AParentDyingAtTheGateLeavesNothingRunning) {
+  ScratchDir dir;
+  const std::string marker = (dir.path() / "ran").string();
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t manager = ::fork();
+  ASSERT_GE(manager, 0);
+  if (manager == 0) {
+    ::close(report[0]);
+    SpawnRequest request = shell_app(dir, "orphan", ": > '" + marker + "'; exec sleep 30");
+    request.before_exec = [&](const ProcessHandle& process) -> Status {
+      [[maybe_unused]] const ssize_t n = ::write(report[1], &process.pid, sizeof process.pid);
+      ::_exit(0);  // killed between spawning and recording
+    };
+    (void)spawn(request);
+    ::_exit(1);
+  }
+  ::close(report[1]);
+  pid_t held = -1;
+  ASSERT_EQ(::read(report[0], &held, sizeof held), static_cast<ssize_t>(sizeof held));
+  ::close(report[0]);
+  wait_for_exit(manager);
+  const auto deadline = steady_clock::now() + seconds(5);
+  while (steady_clock::now() < deadline) {
+    auto start = process_start_time(held);
+    if (!start || !is_same_process(held, *start)) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  auto start = process_start_time(held);
+  EXPECT_FALSE(start && is_same_process(held, *start)) << "the held child outlived its parent";
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_FALSE(std::ifstream(marker).good()) << "a child whose parent died at the gate ran the program";
+}
+
 TEST(SignalGroup, RefusesGroupsThatWouldHitEverything) {
   for (pid_t pgid : {-5, 0, 1}) {
     auto result = signal_group(pgid, 0);

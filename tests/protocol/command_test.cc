@@ -213,6 +213,15 @@ TEST(Poison, BadArgs) {
 TEST(Poison, BadIssuedBy) {
   expect_poison(R"({"app_id":"x","command":1,"issued_by":7})", "'issued_by' must be a string");
 }
+// Issue 11, item 11: a NUL (or any control character) in issued_by is
+// poison on every backend, where before SQLite stored it and PostgreSQL
+// refused the row.
+TEST(Poison, ControlCharacterInIssuedBy) {
+  expect_poison(R"({"app_id":"x","command":1,"issued_by":"a\u0000b"})", "control character");
+  expect_poison(R"({"app_id":"x","command":1,"issued_by":"a\nb"})", "control character");
+  EXPECT_TRUE(parse(R"j({"app_id":"x","command":1,"issued_by":"admin@example.com (ops, Zürich)"})j").ok());
+}
+
 TEST(Poison, BadCommandId) {
   expect_poison(R"({"app_id":"x","command":1,"command_id":5})", "'command_id'");
   expect_poison(R"({"app_id":"x","command":1,"command_id":""})", "'command_id'");
