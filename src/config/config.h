@@ -66,6 +66,9 @@ struct Config {
   double poll_interval = 1.0;                  // seconds
   double stop_timeout = 10.0;                  // seconds
   std::string log_dir = "logs";
+  std::string log_level = "info";  // the daemons' own log: trace, debug, info, warn, error, critical, off
+  std::string log_format = "text";  // text or json, one record per line
+  std::string log_file;             // empty: standard error (the journal under systemd)
   std::string metrics_listen;                // "host:port"; empty = off
   std::optional<HostPort> metrics_address;   // metrics_listen parsed; nullopt = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
