@@ -658,6 +658,17 @@ Result<Config> resolve(const Layers& layers) {
   r.seconds("poll_interval", config.poll_interval, 0.01, 3600, "a poll interval in seconds (0.01-3600)");
   r.seconds("stop_timeout", config.stop_timeout, 0, 86400, "a stop timeout in seconds (0-86400)");
   r.text("log_dir", config.log_dir, non_empty_problem);
+  r.text("log_level", config.log_level, [](std::string_view value) -> std::string {
+    for (const char* level : {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"}) {
+      if (equals_ignoring_case(value, level)) return {};
+    }
+    return "'" + std::string(value) + "' is not a log level; use trace, debug, info, warn, error, critical or off";
+  });
+  r.text("log_format", config.log_format, [](std::string_view value) -> std::string {
+    if (value == "text" || value == "json") return {};
+    return "'" + std::string(value) + "' is not a log format; use text or json";
+  });
+  r.text("log_file", config.log_file, control_char_problem);
   r.text("metrics_listen", config.metrics_listen, [&](std::string_view value) -> std::string {
     if (value.empty()) return {};  // off
     // The parser the HTTP server listens with: what passes here can be served.
@@ -786,6 +797,9 @@ std::string config_to_json(const Config& config) {
   json["poll_interval"] = config.poll_interval;
   json["stop_timeout"] = config.stop_timeout;
   json["log_dir"] = config.log_dir;
+  json["log_level"] = config.log_level;
+  json["log_format"] = config.log_format;
+  json["log_file"] = config.log_file;
   json["metrics_listen"] = optional_text(config.metrics_listen);
   json["command_secret"] = config.command_secrets.empty() ? nlohmann::ordered_json(nullptr) : "***";
   json["command_max_age"] = config.command_max_age;

@@ -61,7 +61,10 @@ struct Config {
   double poll_interval = 1.0;                  // seconds
   double stop_timeout = 10.0;                  // seconds
   std::string log_dir = "logs";
-  std::string metrics_listen;                // "host:port" (base/endpoint.h); empty = off
+  std::string log_level = "info";   // the daemons' own log: trace, debug, info, warn, error, critical, off
+  std::string log_format = "text";  // text or json, one record per line
+  std::string log_file;             // empty: standard error (the journal under systemd)
+  std::string metrics_listen;       // "host:port" (base/endpoint.h); empty = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
   int command_max_age = 300;                 // seconds
   int lease_ttl = 15;                        // seconds a manager's name stays taken without a heartbeat

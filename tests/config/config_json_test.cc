@@ -81,7 +81,7 @@ TEST(ConfigJsonTest, SecretKeysAreMarked) {
         "worker_queues",     "worker_threads"}) {
     EXPECT_NE(find_config_key(spec_key), nullptr) << spec_key;
   }
-  EXPECT_EQ(names.size(), 31u);
+  EXPECT_EQ(names.size(), 34u);
   EXPECT_EQ(find_config_key("nope"), nullptr);
 }
 
