@@ -693,7 +693,8 @@ Result<Config> resolve(const Layers& layers) {
   r.seconds("worker_shutdown_timeout", config.worker_shutdown_timeout, 0, 86400,
             "a shutdown timeout in seconds (0-86400)");
   r.integer("task_max_priority", config.task_max_priority, 0, 255, "a priority (0-255; 0 = no priority queues)");
-  r.integer("task_max_body", config.task_max_body, 1024, 128 * 1024 * 1024, "a size in bytes (1024-134217728)");
+  r.integer("task_max_body", config.task_max_body, 1024, int64_t{128} * 1024 * 1024,
+            "a size in bytes (1024-134217728)");
   config.actors = layers.actors;
 
   // A client certificate is useless without its key and vice versa.

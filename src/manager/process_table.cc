@@ -67,8 +67,8 @@ std::vector<ProcessTable::Exit> ProcessTable::collect_exits() {
     auto it = by_pid_.find(pid);
     if (it == by_pid_.end()) return;  // not an app process, or no longer tracked
     auto current = current_.find(it->second.app_id);
-    exits.push_back(Exit{it->second.app_id, it->second.process, std::move(status),
-                         current != current_.end() && current->second == pid});
+    exits.push_back(
+        Exit{it->second.app_id, it->second.process, status, current != current_.end() && current->second == pid});
     forget(pid);
   };
   for (const ExitStatus& status : reap_children()) ended(status.pid, status);

@@ -179,7 +179,7 @@ struct CommandPlace {
     if (!row) return false;
     if (row->flag != CmdFlag::pending) return true;
     if (!row->claimed_by) return false;
-    return !(claimer.instance.size() > 0 && row->claimed_by == claimer.manager &&
+    return !(!claimer.instance.empty() && row->claimed_by == claimer.manager &&
              row->claimed_instance == claimer.instance);
   }
 };

@@ -127,6 +127,7 @@ Result<RequeueReport> requeue_dead_letters(const broker::ConnectionSettings& set
   auto enqueuer = TaskEnqueuer::connect(settings, queue_options);
   if (!enqueuer) return enqueuer.error();
   std::vector<TaskMessage> copies;
+  copies.reserve(chosen.size());
   for (const Taken* t : chosen) copies.push_back(requeued_copy(*t->letter.message));
   const std::vector<Status> published = enqueuer->publish_batch(copies);
   for (size_t i = 0; i < chosen.size(); ++i) {

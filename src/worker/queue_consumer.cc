@@ -322,6 +322,7 @@ void QueueConsumer::run() {
       std::vector<Status> published(due.size(), Status(Error(Errc::unavailable, "no connection")));
       if (mover) {
         std::vector<tasks::TaskMessage> copies;
+        copies.reserve(due.size());
         for (const Held& h : due) copies.push_back(tasks::due_copy(h.message));
         published = mover->publish_batch(copies);
       }

@@ -277,7 +277,7 @@ bool Worker::shutdown(std::chrono::milliseconds timeout) {
     for (auto& thread : state.threads) thread.detach();
   }
   for (auto& consumer : state.consumers) consumer->close();
-  if (!finished) state_.release();  // the abandoned thread may still use it
+  if (!finished) (void)state_.release();  // leaked on purpose: the abandoned thread may still use it
   return finished;
 }
 
