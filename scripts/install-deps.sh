@@ -12,6 +12,8 @@ packages=(
   librabbitmq-dev libsqlite3-dev libpq-dev nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # HTTP (dc-api, /metrics): Boost.Beast and Asio, header-only, with OpenSSL
+  libboost1.81-dev
   # services the tests and the demo start privately
   rabbitmq-server postgresql sqlite3 openssl
   # interop tests and the benchmark's reference peers (/usr/bin/python3)

@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "config/cli_flags.h"
+#include "http/server.h"
 #include "manager/manager.h"
-#include "observe/http_server.h"
 #include "observe/log.h"
 
 namespace dc {
@@ -134,8 +134,7 @@ int manager_main(int argc, char** argv) {
       return 1;
     }
     metrics = std::move(*server);
-    spdlog::info("serving /metrics and /healthz on {}:{}",
-                 config->metrics_listen.substr(0, config->metrics_listen.rfind(':')), metrics->port());
+    spdlog::info("serving /metrics and /healthz on {}", metrics->address());
   }
   const int code = (*manager)->run();
   if (metrics) metrics->stop();
