@@ -7,7 +7,7 @@
 #include <iostream>
 #include <thread>
 
-#include "cli/issue.h"
+#include "cli/backend.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
 #include "schedule/schedule.h"
@@ -21,8 +21,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitTimeout = 3;
-// A manager counts as live when seen within this long (its heartbeat is 5 s).
-constexpr std::chrono::milliseconds kLeaseTtl{15000};
 
 int fail(const Error& error) {
   std::cerr << "dcctl: " << printable(error.message()) << '\n';
@@ -42,24 +40,6 @@ struct IssueOptions {
   bool json_out = false;
 };
 
-// Polls the store until every row of `cmd_id` has an outcome or `timeout`
-// passes. Returns the final rows.
-Result<std::vector<CommandRecord>> wait_for_outcome(Store& store, const std::string& cmd_id, double timeout_s,
-                                                    bool& timed_out) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  auto delay = std::chrono::milliseconds(20);
-  for (;;) {
-    auto rows = store.get_command(cmd_id);
-    if (!rows) return rows.error();
-    bool done = true;
-    for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
-    timed_out = !done;
-    if (done || std::chrono::steady_clock::now() >= deadline) return rows;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(250));
-  }
-}
-
 int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
   if (opt.all == !opt.app_id.empty()) {
     std::cerr << "dcctl: give either APP_ID or --all, e.g. 'dcctl " << to_lower_name(name) << " demo' or 'dcctl "
@@ -70,8 +50,8 @@ int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
     std::cerr << "dcctl: --manager goes with --all (a single app's manager comes from the registry)\n";
     return kExitUsage;
   }
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
 
   IssueRequest request;
   request.name = name;
@@ -79,7 +59,7 @@ int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
   if (!opt.manager.empty()) request.manager = opt.manager;
   request.args_json = opt.args;
   request.issued_by = opt.issued_by;
-  auto report = issue_command(**store, config, request);
+  auto report = (*backend)->issue(request);
   if (!report) return fail(report.error());
 
   json out;
@@ -108,7 +88,7 @@ int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
   int code = kExitOk;
   if (opt.wait >= 0 && !report->rows.empty()) {
     bool timed_out = false;
-    auto rows = wait_for_outcome(**store, report->command.id, opt.wait, timed_out);
+    auto rows = (*backend)->wait_for_outcome(report->command.id, opt.wait, timed_out);
     if (!rows) return fail(rows.error());
     json outcomes = json::array();
     bool all_executed = true;
@@ -160,9 +140,9 @@ int run_apps_add(const Config& config, App app, const std::string& exec_text) {
     app.schedule = parsed->to_string();
   }
   if (app.name.empty()) app.name = app.app_id;
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  if (auto st = (*store)->add_app(app); !st) return fail(st.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  if (auto st = (*backend)->add_app(app); !st) return fail(st.error());
   std::cout << "app " << app.app_id << " added (manager " << app.manager << ")\n";
   return kExitOk;
 }
@@ -175,11 +155,11 @@ void print_app(const App& app) {
 }
 
 int run_apps_list(const Config& config, const std::string& manager, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
   AppFilter filter;
   if (!manager.empty()) filter.manager = manager;
-  auto apps = (*store)->list_apps(filter);
+  auto apps = (*backend)->list_apps(filter);
   if (!apps) return fail(apps.error());
   if (json_out) {
     json arr = json::array();
@@ -200,9 +180,9 @@ int run_apps_list(const Config& config, const std::string& manager, bool json_ou
 }
 
 int run_apps_show(const Config& config, const std::string& app_id, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  auto app = (*store)->get_app(app_id);
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  auto app = (*backend)->get_app(app_id);
   if (!app) return fail(app.error());
   if (!*app) return fail(Error(Errc::not_found, "unknown app '" + app_id + "'"));
   if (json_out) {
@@ -214,9 +194,9 @@ int run_apps_show(const Config& config, const std::string& app_id, bool json_out
 }
 
 int run_apps_remove(const Config& config, const std::string& app_id) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  if (auto st = (*store)->remove_app(app_id); !st) return fail(st.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  if (auto st = (*backend)->remove_app(app_id); !st) return fail(st.error());
   std::cout << "app " << app_id << " removed\n";
   return kExitOk;
 }
@@ -234,13 +214,13 @@ void print_commands(const std::vector<CommandRecord>& records) {
 }
 
 int run_commands_list(const Config& config, const std::string& app_id, bool pending, int limit, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
   CommandFilter filter;
   if (!app_id.empty()) filter.app_id = app_id;
   filter.pending_only = pending;
   filter.limit = limit;
-  auto records = (*store)->list_commands(filter);
+  auto records = (*backend)->list_commands(filter);
   if (!records) return fail(records.error());
   if (json_out) {
     json arr = json::array();
@@ -253,9 +233,9 @@ int run_commands_list(const Config& config, const std::string& app_id, bool pend
 }
 
 int run_commands_show(const Config& config, const std::string& cmd_id, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  auto records = (*store)->get_command(cmd_id);
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  auto records = (*backend)->get_command(cmd_id);
   if (!records) return fail(records.error());
   if (records->empty()) return fail(Error(Errc::not_found, "unknown command '" + cmd_id + "'"));
   if (json_out) {
@@ -269,20 +249,20 @@ int run_commands_show(const Config& config, const std::string& cmd_id, bool json
 }
 
 int run_managers(const Config& config, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  auto managers = (*store)->list_managers();
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  auto managers = (*backend)->list_managers();
   if (!managers) return fail(managers.error());
-  const TimePoint t = now();
   if (json_out) {
     json arr = json::array();
-    for (const auto& m : *managers) arr.push_back(to_json(m, t, kLeaseTtl));
+    for (const auto& m : *managers) arr.push_back(to_json(m));
     std::cout << arr.dump(2) << '\n';
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& m : *managers) {
-    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, kLeaseTtl) ? "yes" : "no",
+  for (const auto& view : *managers) {
+    const ManagerRecord& m = view.record;
+    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, view.live ? "yes" : "no",
                     format_iso8601(m.last_seen), format_iso8601(m.started_at), m.version});
   }
   print_table(std::cout, {"NAME", "HOST", "PID", "MODE", "LIVE", "LAST_SEEN", "STARTED_AT", "VERSION"}, rows);
@@ -290,6 +270,10 @@ int run_managers(const Config& config, bool json_out) {
 }
 
 int run_db_init(const Config& config) {
+  if (!config.api_url.empty()) {
+    std::cerr << "dcctl: db init works on the database itself; run it without api_url, where db_url reaches it\n";
+    return kExitUsage;
+  }
   auto store = Store::open(config.db_url);
   if (!store) return fail(store.error());
   auto version = (*store)->schema_version();
@@ -310,7 +294,8 @@ std::string to_lower_name(CmdName name) {
 int dcctl_main(int argc, char** argv) {
   CLI::App app{
       "dcctl: issue commands to dc managers and inspect the registry.\n"
-      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
+      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml). With --api-url and\n"
+      "--api-token-file it goes through dc-api instead of the database and the broker."};
   app.name("dcctl");
   app.require_subcommand(1);
   app.footer(

@@ -41,6 +41,19 @@ const std::vector<ConfigKey>& config_keys() {
       {"lease_ttl", "15", "seconds a manager's name stays taken after its last heartbeat (3-3600)", false, "SECONDS"},
       {"schedule_misfire_grace", "60",
        "seconds a scheduled run may start late; a later one is skipped, as cron does (>= 1)", false, "SECONDS"},
+      {"api_listen", "127.0.0.1:8080", "dc-api: host:port to serve the API and dashboard on ([::1]:8080 for IPv6)",
+       false, "HOST:PORT"},
+      {"api_tokens_file", "", "dc-api: file of 'NAME ROLE SHA256' token lines (empty = every request is 401)", false,
+       "PATH"},
+      {"api_tls_cert", "", "dc-api: certificate chain (PEM) to serve HTTPS; needs api_tls_key", false, "PATH"},
+      {"api_tls_key", "", "dc-api: private key (PEM) for api_tls_cert", false, "PATH"},
+      {"api_max_body", "65536", "dc-api: largest request body in bytes; larger ones get 413 (1024-67108864)", false,
+       "BYTES"},
+      {"api_request_timeout", "10", "dc-api: seconds a request's head and body may take to arrive (1-3600)", false,
+       "SECONDS"},
+      {"api_url", "", "dcctl: talk to dc-api at this URL (http(s)://host:port) instead of the database and broker",
+       false, "URL"},
+      {"api_token_file", "", "dcctl: file holding the bearer token for api_url", false, "PATH"},
   };
   return keys;
 }
