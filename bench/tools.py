@@ -216,6 +216,12 @@ def cmd_report(a):
         ratio_row(f"drain ≥ 70 % of null consumer, prefetch {p[1:]}", f"drain_{p}.dc", f"drain_{p}.null", 0.7,
                   "msg/s")
 
+    for t in ("t1", "t8"):
+        ratio_row(f"tasks: in-process actor ≥ 5× the Python reference, {t[1:]} thread(s)", f"tasks.inproc_per_s.{t}",
+                  f"tasks.python_ref_per_s.{t}", 5, "tasks/s")
+    ratio_row("tasks: executable actor bound by process spawn (≥ 50 % of the bare posix_spawn loop)",
+              "tasks.exec_per_s.t8", "tasks.spawn_baseline_per_s", 0.5, "per s")
+
     def bound_row(label, key, limit, unit):
         if g(key) is None:
             rows.append((label, "not measured", None))

@@ -401,6 +401,52 @@ for ((rep = 1; rep <= bc_reps; rep++)); do
   emit broadcast_10000_s "$(calc "($(jget max_executed_us <<<"$w") - $(jget min_issued_us <<<"$w")) / 1e6")"
 done
 
+# ------------------------------------------------------------ pipeline tasks (SPEC §9; tasks.* keys)
+# dc-worker's throughput with a no-op actor in-process (1 and 8 threads) and
+# as an executable (/bin/true, 8 threads), next to a worker written like
+# Dramatiq's on pika (bench/reference/dramatiq_like_worker.py) and the bare
+# posix_spawn loop an executable actor is bound by; and confirmed enqueue,
+# one message at a time, dc's TaskEnqueuer against Dramatiq-on-pika with
+# confirm_delivery. Each worker run drains a preloaded queue of its own.
+
+task_bench=$build/bench/dc-task-bench
+task_ref=$repo/bench/reference/dramatiq_like_worker.py
+[[ -x "$task_bench" ]] || die "$task_bench is missing: run 'make build' first (DC_BUILD_BENCH=ON)"
+if [[ -n "$quick" ]]; then
+  task_count=3000 task_py_count=1500 task_exec_count=600 task_spawn_count=1500 task_enqueue_count=1000 task_reps=2
+else
+  task_count=20000 task_py_count=6000 task_exec_count=3000 task_spawn_count=6000 task_enqueue_count=5000 task_reps=3
+fi
+task_noop=$(type -P true)  # a path: posix_spawn does not search PATH
+log "pipeline tasks: $task_count in-process, $task_py_count Python, $task_exec_count exec tasks x $task_reps"
+for ((rep = 1; rep <= task_reps; rep++)); do
+  w=$("$task_bench" enqueue --port "$rport" --queue "bench_tq_enq_dc_$rep" --count "$task_enqueue_count") ||
+    die "dc task enqueue failed"
+  emit tasks.enqueue.dc "$(jget per_s <<<"$w")"
+  w=$("$python" "$task_ref" enqueue --port "$rport" --queue "bench_tq_enq_py_$rep" --count "$task_enqueue_count") ||
+    die "pika task enqueue failed"
+  emit tasks.enqueue.pika "$(jget per_s <<<"$w")"
+  for t in 1 8; do
+    w=$("$task_bench" worker --port "$rport" --queue "bench_tq_in_${t}_$rep" --count "$task_count" --threads "$t") ||
+      die "dc-worker in-process run failed"
+    emit "tasks.inproc_per_s.t$t" "$(jget per_s <<<"$w")"
+    "$task_bench" preload --port "$rport" --queue "bench_tq_py_${t}_$rep" --count "$task_py_count" ||
+      die "preloading the Python reference's queue failed"
+    w=$("$python" "$task_ref" worker --port "$rport" --queue "bench_tq_py_${t}_$rep" --count "$task_py_count" \
+      --threads "$t") || die "the Python reference worker failed"
+    emit "tasks.python_ref_per_s.t$t" "$(jget per_s <<<"$w")"
+  done
+  w=$("$task_bench" worker --port "$rport" --queue "bench_tq_exec_$rep" --count "$task_exec_count" --threads 8 \
+    --exec "$task_noop") || die "dc-worker exec run failed"
+  emit tasks.exec_per_s.t8 "$(jget per_s <<<"$w")"
+  w=$("$task_bench" spawn --count "$task_spawn_count" --threads 8 --program "$task_noop") || die "spawn loop failed"
+  emit tasks.spawn_baseline_per_s "$(jget per_s <<<"$w")"
+done
+emit @param.tasks.inproc_count "$task_count"
+emit @param.tasks.python_ref_count "$task_py_count"
+emit @param.tasks.exec_count "$task_exec_count"
+emit @param.tasks.enqueue_count "$task_enqueue_count"
+
 # ------------------------------------------------------------ results
 
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -22,7 +22,11 @@ trap cleanup EXIT INT TERM
 ./scripts/rabbitmq-local.sh start
 ./scripts/postgres-local.sh start
 # shellcheck disable=SC1091
-source "$DC_SERVICES_DIR/rabbitmq.env"
+# rabbitmq-local.sh names the file after a port other than its default.
+rabbit_env=$DC_SERVICES_DIR/rabbitmq.env
+[[ ${DC_RABBIT_PORT:-56720} == 56720 ]] || rabbit_env=$DC_SERVICES_DIR/rabbitmq-$DC_RABBIT_PORT.env
+# shellcheck disable=SC1090
+source "$rabbit_env"
 # shellcheck disable=SC1091
 source "$DC_SERVICES_DIR/postgres.env"
 export DC_REQUIRE_SERVICES=1

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/problem.h"
+#include "base/json_scan.h"
 #include "base/names.h"
 #include "http/url.h"
 #include "schedule/schedule.h"
@@ -29,18 +30,12 @@ Refusal invalid_field(std::string_view field, std::string detail) {
 // UTF-8, nested deeper than kMaxJsonDepth, or not an object.
 Parsed<json> parse_object(std::string_view body) {
   if (body.empty()) return refuse("invalid-json", "Invalid JSON", "the body is empty; send a JSON object");
-  bool too_deep = false;
-  json parsed = json::parse(
-      body,
-      [&](int depth, json::parse_event_t, json&) {
-        if (depth > kMaxJsonDepth) too_deep = true;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-  if (too_deep) {
+  // Checked on the text, before a parser (recursive in places) sees it.
+  if (json_nesting_exceeds(body, kMaxJsonDepth)) {
     return refuse("too-deep", "JSON nested too deep",
                   "the body nests objects or arrays deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return refuse("invalid-json", "Invalid JSON", "the body is not valid JSON in UTF-8");
   }

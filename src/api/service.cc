@@ -10,8 +10,7 @@
 
 #include "api/api_server.h"
 #include "api/tokens.h"
-#include "config/cli_flags.h"
-#include "observe/log.h"
+#include "daemon/command_line.h"
 
 namespace dc {
 namespace {
@@ -86,19 +85,7 @@ int api_main(int argc, char** argv) {
       "dc-api: the HTTP API and live dashboard of dc (SPEC §8). Issues commands as dcctl does (record in the\n"
       "database, then publish), authenticated by bearer tokens (dc-api token add NAME --role ROLE)."};
   app.name("dc-api");
-  ConfigSources sources;
-  add_config_flags(app, sources);
-  bool print_config = false;
-  bool show_version = false;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string log_file;
-  app.add_flag("--print-config", print_config, "Print the effective configuration as JSON (secrets as ***) and exit");
-  app.add_flag("--version", show_version, "Print the version and exit");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default: info)");
-  app.add_option("--log-format", log_format, "text or json, one record per line (default: text)");
-  app.add_option("--log-file", log_file, "Append logs to this file (default: standard error)");
-
+  DaemonCommandLine command_line(app);
   auto* token = app.add_subcommand("token", "Manage the bearer tokens in api_tokens_file");
   token->require_subcommand(1);
   std::string token_name;
@@ -114,43 +101,12 @@ int api_main(int argc, char** argv) {
   auto* token_revoke = token->add_subcommand("revoke", "Remove a token");
   token_revoke->fallthrough();
   token_revoke->add_option("NAME", token_name, "The token's name")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
-  scrub_secret_flags(argc, argv);
-  if (show_version) {
-    std::cout << "dc-api " << kVersion << '\n';
-    return kExitOk;
-  }
-  auto config = load_config_from(sources);
-  if (!config) {
-    std::cerr << "dc-api: " << config.error().message() << '\n';
-    return kExitUsage;
-  }
-  if (print_config) {
-    std::cout << config_to_json(*config) << '\n';
-    return kExitOk;
-  }
+  Config loaded;
+  if (auto code = command_line.parse(app, "dc-api", kVersion, argc, argv, loaded)) return *code;
+  const Config& config = loaded;
   if (token->parsed()) {
     const std::string verb = token_add->parsed() ? "add" : token_revoke->parsed() ? "revoke" : "list";
-    return run_token_command(*config, verb, token_name, token_role, quiet);
-  }
-
-  LogOptions log_options;
-  auto level = parse_log_level(log_level);
-  auto format = parse_log_format(log_format);
-  if (!level || !format) {
-    std::cerr << "dc-api: " << (level ? format.error() : level.error()).message() << '\n';
-    return kExitUsage;
-  }
-  log_options.level = *level;
-  log_options.format = *format;
-  log_options.file = log_file;
-  if (auto st = init_logging(log_options); !st) {
-    std::cerr << "dc-api: " << st.error().message() << '\n';
-    return kExitUsage;
+    return run_token_command(config, verb, token_name, token_role, quiet);
   }
 
   // Every thread starts with SIGTERM and SIGINT blocked; this thread waits
@@ -167,7 +123,7 @@ int api_main(int argc, char** argv) {
 
   ApiOptions options;
   options.version = std::string(kVersion);
-  ApiServer server(*config, options);
+  ApiServer server(config, options);
   if (auto st = server.start(); !st) {
     spdlog::error("{}", st.error().message());
     server.stop();

@@ -8,7 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <random>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace dc {
@@ -46,15 +47,32 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
 std::string random_uuid() {
   std::array<unsigned char, 16> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    // OpenSSL's CSPRNG failing is near impossible; fall back rather than abort.
-    std::random_device rd;
-    for (auto& b : bytes) b = static_cast<unsigned char>(rd());
+    // A command id must not repeat; with the CSPRNG failing nothing here
+    // can promise that, and a weaker generator would hide the failure.
+    std::fputs("dc: OpenSSL's random generator failed (RAND_bytes); cannot make unique ids\n", stderr);
+    std::abort();
   }
   return format_uuid(bytes, 4);
 }
 
 std::string stable_uuid(std::string_view data) {
-  const auto digest = sha256(data);
+  // RFC 9562 §5.5: SHA-1 over the namespace's 16 bytes, then the name.
+  std::array<unsigned char, 16> ns{};
+  for (size_t i = 0, j = 0; i < kStableUuidNamespace.size(); ++i) {
+    if (kStableUuidNamespace[i] == '-') continue;
+    const auto nibble = [](char c) { return static_cast<unsigned char>(c <= '9' ? c - '0' : c - 'a' + 10); };
+    ns[j / 2] = static_cast<unsigned char>(ns[j / 2] | (nibble(kStableUuidNamespace[i]) << (j % 2 == 0 ? 4 : 0)));
+    ++j;
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, ns.data(), ns.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, digest.data(), &len) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok || len < 16) throw std::runtime_error("EVP_Digest(sha1) failed");
   std::array<unsigned char, 16> bytes{};
   std::copy_n(digest.begin(), bytes.size(), bytes.begin());
   return format_uuid(bytes, 5);

@@ -7,11 +7,17 @@
 
 namespace dc {
 
-// A random RFC 4122 version-4 UUID, lower-case, 36 characters.
+// A random RFC 4122 version-4 UUID, lower-case, 36 characters. Aborts the
+// process (with a message) if OpenSSL's random generator fails: an id that
+// might repeat is worse than none.
 std::string random_uuid();
 
-// A version-5-style UUID (SHA-256 truncated, version nibble 5) derived from
-// `data`: the same input always yields the same id.
+// dc's namespace for name-based UUIDs.
+inline constexpr std::string_view kStableUuidNamespace = "6f0f5c1e-3d2a-4b8e-9c47-2a1d5e8b7c30";
+
+// The RFC 9562 version-5 (SHA-1, name-based) UUID of `data` in dc's
+// namespace: the same input always yields the same id, and any tool can
+// compute it (Python: uuid.uuid5(uuid.UUID(kStableUuidNamespace), data)).
 std::string stable_uuid(std::string_view data);
 
 // True for the canonical 8-4-4-4-12 hex form (either case).

@@ -623,6 +623,7 @@ void copy_properties(const amqp_basic_properties_t& props, Content& out) {
   if (f & AMQP_BASIC_CONTENT_TYPE_FLAG) out.content_type = to_string(props.content_type);
   if (f & AMQP_BASIC_MESSAGE_ID_FLAG) out.message_id = to_string(props.message_id);
   if (f & AMQP_BASIC_DELIVERY_MODE_FLAG) out.delivery_mode = props.delivery_mode;
+  if (f & AMQP_BASIC_PRIORITY_FLAG) out.priority = props.priority;
   // Any 64-bit value can arrive; one no calendar holds is left out.
   if (f & AMQP_BASIC_TIMESTAMP_FLAG) out.timestamp = from_unix_seconds(props.timestamp);
   if (f & AMQP_BASIC_HEADERS_FLAG) {

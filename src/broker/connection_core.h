@@ -46,6 +46,7 @@ struct Content {
   std::optional<std::string> message_id;
   std::optional<TimePoint> timestamp;
   std::optional<int> delivery_mode;
+  std::optional<int> priority;
   std::map<std::string, std::string> headers;
 };
 

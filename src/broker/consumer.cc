@@ -90,6 +90,7 @@ Result<std::optional<Delivery>> Consumer::next(std::chrono::milliseconds timeout
       d.content_type = std::move(content->content_type);
       d.timestamp = content->timestamp;
       d.delivery_mode = content->delivery_mode;
+      d.priority = content->priority;
       for (auto& [key, value] : content->headers) d.headers.emplace(key, std::move(value));
       core.release_buffers();
       return std::optional<Delivery>(std::move(d));

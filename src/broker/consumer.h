@@ -44,6 +44,7 @@ struct Delivery {
   std::optional<std::string> content_type;
   std::optional<TimePoint> timestamp;  // whole seconds
   std::optional<int> delivery_mode;    // 2 = persistent
+  std::optional<int> priority;         // 0-255, when the publisher set one
   // Application headers. String values as sent; numbers and booleans as
   // text; nested tables and arrays are left out.
   std::map<std::string, std::string, std::less<>> headers;

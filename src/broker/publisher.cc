@@ -111,6 +111,10 @@ std::vector<PublishResult> Publisher::publish_batch(std::span<const OutgoingMess
       props.content_type = as_bytes(m.content_type);
       props.message_id = as_bytes(results[next].message_id);
       props.timestamp = static_cast<uint64_t>(to_unix_micros(m.timestamp.value_or(now())) / 1'000'000);
+      if (m.priority) {
+        props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+        props.priority = *m.priority;
+      }
       if (m.persistent) {
         props._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
         props.delivery_mode = AMQP_DELIVERY_PERSISTENT;

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,6 +52,9 @@ struct OutgoingMessage {
   std::vector<std::pair<std::string, std::string>> headers;
   bool mandatory = true;   // unroutable -> returned (instead of silently dropped)
   bool persistent = true;  // delivery_mode 2
+  // AMQP priority (0-255); honoured by queues declared with x-max-priority.
+  // Empty: the property is not sent.
+  std::optional<uint8_t> priority;
 };
 
 enum class PublishOutcome { confirmed, returned, nacked, unknown };

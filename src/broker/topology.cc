@@ -1,5 +1,8 @@
 #include "broker/topology.h"
 
+#include <cstdint>
+#include <vector>
+
 #include "broker/connection_core.h"
 
 namespace dc::broker {
@@ -95,12 +98,69 @@ Status declare_command_topology(Connection& conn, const CommandTopology& t) {
 }
 
 Result<uint32_t> queue_message_count(Connection& conn, std::string_view queue) {
+  auto info = inspect_queue(conn, queue);
+  if (!info.ok()) return info.error();
+  return info->message_count;
+}
+
+Result<QueueInfo> inspect_queue(Connection& conn, std::string_view queue) {
   ConnectionCore& core = conn.core();
   if (Status st = core.ensure_channel(); !st.ok()) return st.error();
   const std::string name(queue);
   const amqp_queue_declare_ok_t* ok = amqp_queue_declare(core.state(), ConnectionCore::kChannel, as_bytes(name),
                                                          /*passive=*/1, 0, 0, 0, amqp_empty_table);
   if (Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "inspecting queue '" + name + "'"); !st.ok()) {
+    return st.error();
+  }
+  const QueueInfo info{ok->message_count, ok->consumer_count};
+  core.release_buffers();
+  return info;
+}
+
+Result<QueueInfo> declare_durable_queue(Connection& conn, std::string_view queue,
+                                        std::span<const QueueArgument> arguments) {
+  if (queue.empty()) return Error(Errc::invalid_argument, "declaring a queue needs a name");
+  ConnectionCore& core = conn.core();
+  if (Status st = core.ensure_channel(); !st.ok()) return st.error();
+  std::vector<amqp_table_entry_t> entries(arguments.size());
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    entries[i].key = as_bytes(arguments[i].key);
+    if (const auto* text = std::get_if<std::string>(&arguments[i].value)) {
+      entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+      entries[i].value.value.bytes = as_bytes(*text);
+    } else {
+      const int64_t number = std::get<int64_t>(arguments[i].value);
+      if (number >= INT32_MIN && number <= INT32_MAX) {
+        entries[i].value.kind = AMQP_FIELD_KIND_I32;
+        entries[i].value.value.i32 = static_cast<int32_t>(number);
+      } else {
+        entries[i].value.kind = AMQP_FIELD_KIND_I64;
+        entries[i].value.value.i64 = number;
+      }
+    }
+  }
+  const amqp_table_t table{static_cast<int>(entries.size()), entries.data()};
+  const std::string name(queue);
+  const amqp_queue_declare_ok_t* ok = amqp_queue_declare(core.state(), ConnectionCore::kChannel, as_bytes(name),
+                                                         /*passive=*/0, /*durable=*/1, /*exclusive=*/0,
+                                                         /*auto_delete=*/0, table);
+  Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "declaring queue '" + name + "'");
+  if (!st.ok()) {
+    return explain_conflict(st.error(), "queue", name,
+                            "every client must declare it with the same arguments (for task queues: the same "
+                            "task_max_priority); delete it after draining it, or use the arguments it has");
+  }
+  const QueueInfo info{ok->message_count, ok->consumer_count};
+  core.release_buffers();
+  return info;
+}
+
+Result<uint32_t> purge_queue(Connection& conn, std::string_view queue) {
+  ConnectionCore& core = conn.core();
+  if (Status st = core.ensure_channel(); !st.ok()) return st.error();
+  const std::string name(queue);
+  const amqp_queue_purge_ok_t* ok = amqp_queue_purge(core.state(), ConnectionCore::kChannel, as_bytes(name));
+  if (Status st = core.check_reply(amqp_get_rpc_reply(core.state()), "purging queue '" + name + "'"); !st.ok()) {
     return st.error();
   }
   const uint32_t count = ok->message_count;

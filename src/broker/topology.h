@@ -15,8 +15,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "base/result.h"
 #include "broker/connection.h"
@@ -58,6 +60,38 @@ Status declare_command_exchanges(Connection& conn, std::string_view exchange);
 // Number of ready messages in `queue` (passive declare). Errc::not_found when
 // the queue does not exist.
 Result<uint32_t> queue_message_count(Connection& conn, std::string_view queue);
+
+// One x-argument of a queue declaration: a string (AMQP longstr) or an
+// integer (sent as a 32-bit signed integer when it fits, else 64-bit; the
+// broker treats every integer width as the same type when it compares a
+// redeclaration, so clients that encode the same number differently agree).
+struct QueueArgument {
+  std::string key;
+  std::variant<std::string, int64_t> value;
+};
+
+// What queue.declare-ok reports: ready messages (not those delivered and
+// unacknowledged) and consumers.
+struct QueueInfo {
+  uint32_t message_count = 0;
+  uint32_t consumer_count = 0;
+};
+
+// Declares the durable, non-exclusive queue `queue` with `arguments`
+// (idempotent). Errors: conflict (406: it exists with other arguments; the
+// message says what to do), access_refused, and the connection errors of
+// connection.h. After a channel-level error the connection stays usable.
+Result<QueueInfo> declare_durable_queue(Connection& conn, std::string_view queue,
+                                        std::span<const QueueArgument> arguments);
+
+// queue.declare with passive=true: the counts of an existing queue.
+// Errc::not_found when the queue does not exist.
+Result<QueueInfo> inspect_queue(Connection& conn, std::string_view queue);
+
+// Removes every ready message of `queue` (queue.purge) and returns how many
+// there were. Unacknowledged deliveries are not touched. Errc::not_found
+// when the queue does not exist.
+Result<uint32_t> purge_queue(Connection& conn, std::string_view queue);
 
 // Deletes `queue` (with its messages). Succeeds when it does not exist.
 Status delete_queue(Connection& conn, std::string_view queue);

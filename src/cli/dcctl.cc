@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/backend.h"
+#include "cli/task_commands.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
 #include "schedule/schedule.h"
@@ -307,6 +308,7 @@ int dcctl_main(int argc, char** argv) {
       "  dcctl commands list [--app APP_ID] [--pending] [--json] | dcctl commands show CMD_ID [--json]\n"
       "  dcctl managers [--json]\n"
       "  dcctl db init\n"
+      "  dcctl task send|queues|dead ...   pipeline tasks (dcctl task --help)\n"
       "Exit codes: 0 ok; 1 failed (with --wait: NOT_EXECUTED); 2 usage or configuration error; 3 --wait timed out.\n"
       "A command is stored in the database before it is published: if the broker is down it stays PENDING\n"
       "and the manager picks it up by polling.");
@@ -390,6 +392,7 @@ int dcctl_main(int argc, char** argv) {
   db->require_subcommand(1);
   auto* db_init = db->add_subcommand("init", "Create or migrate the schema");
   db_init->fallthrough();
+  TaskCommands task_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -407,6 +410,7 @@ int dcctl_main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (task_commands.parsed()) return task_commands.run(*config);
   if (issue_name) return run_issue(*issue_name, issue, *config);
   if (apps_add->parsed()) {
     if (!schedule_text.empty()) new_app.schedule = schedule_text;

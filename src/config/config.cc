@@ -69,6 +69,7 @@ struct Layers {
   std::map<std::string, Setting, std::less<>> file;
   std::map<std::string, Setting, std::less<>> environment;
   std::map<std::string, Setting, std::less<>> flags;
+  std::vector<ActorConfig> actors;  // only the file has them
 
   // The winning setting for `key`, or nullptr when only the default applies.
   const Setting* pick(std::string_view key) const {
@@ -196,7 +197,116 @@ std::string_view toml_type_name(toml::node_type type) {
 }
 
 // Keys whose value may be a TOML array of strings, same as the comma list.
-bool is_list_key(std::string_view key) { return key == "rabbit_host" || key == "command_secret"; }
+bool is_list_key(std::string_view key) {
+  return key == "rabbit_host" || key == "command_secret" || key == "worker_queues";
+}
+
+// The top-level table holding [actors.NAME] tables (SPEC §9).
+constexpr std::string_view kActorsTable = "actors";
+
+// Reads one [actors.NAME] table; problems are appended, each naming the
+// actor, the key and the line.
+void read_actor(const std::string& name, const toml::table& table, const std::string& label, uint32_t line,
+                std::vector<ActorConfig>& actors, std::vector<std::string>& problems) {
+  ActorConfig actor;
+  actor.name = name;
+  actor.origin = "file " + label + ", line " + std::to_string(line);
+  const auto where = [&](const toml::node& node) {
+    return "(from file " + label + ", line " + std::to_string(node.source().begin.line) + ")";
+  };
+  const std::string prefix = "actors." + name + ".";
+  bool ok = true;
+  const auto problem = [&](const std::string& text) {
+    problems.push_back(text);
+    ok = false;
+  };
+  if (name.empty() || name.size() > 255) problem("actors: an actor name must have 1-255 bytes " + actor.origin);
+  for (char c : name) {
+    if (std::iscntrl(static_cast<unsigned char>(c))) {
+      problem("actors: actor name contains a control character (" + actor.origin + ")");
+      break;
+    }
+  }
+  for (auto&& [toml_key, node] : table) {
+    const std::string key(toml_key.str());
+    const std::string full = prefix + key;
+    if (key == "exec") {
+      const auto* array = node.as_array();
+      bool strings = array != nullptr && !array->empty();
+      if (array) {
+        for (auto&& item : *array) {
+          if (const auto* text = item.as_string();
+              text && !text->get().empty() && text->get().find('\0') == std::string::npos) {
+            actor.exec.push_back(text->get());
+          } else {
+            strings = false;
+          }
+        }
+      }
+      if (!strings) problem(full + ": expected a non-empty array of non-empty strings (the argv) " + where(node));
+    } else if (key == "queue") {
+      if (const auto* text = node.as_string()) {
+        actor.queue = text->get();
+      } else {
+        problem(full + ": expected a string, got " + std::string(toml_type_name(node.type())) + " " + where(node));
+      }
+    } else if (key == "max_retries" || key == "min_backoff" || key == "max_backoff" || key == "time_limit" ||
+               key == "max_age" || key == "priority") {
+      const auto* number = node.as_integer();
+      if (!number || number->get() < 0) {
+        problem(full + ": expected an integer >= 0" +
+                std::string(key == "max_retries" || key == "priority" ? "" : " (ms)") + " " + where(node));
+        continue;
+      }
+      const int64_t value = number->get();
+      if (key == "max_retries") actor.max_retries = value;
+      if (key == "min_backoff") actor.min_backoff = value;
+      if (key == "max_backoff") actor.max_backoff = value;
+      if (key == "time_limit") actor.time_limit = value;
+      if (key == "max_age") actor.max_age = value;
+      if (key == "priority") {
+        if (value > 1'000'000) {
+          problem(full + ": expected at most 1000000 " + where(node));
+          continue;
+        }
+        actor.priority = static_cast<int>(value);
+      }
+    } else if (key == "pipe_ignore") {
+      if (const auto* flag = node.as_boolean()) {
+        actor.pipe_ignore = flag->get();
+      } else {
+        problem(full + ": expected a boolean " + where(node));
+      }
+    } else {
+      problem(full + ": unknown actor setting " + where(node) +
+              "; an actor takes exec, queue, max_retries, min_backoff, max_backoff, time_limit, max_age, "
+              "pipe_ignore and priority");
+    }
+  }
+  if (actor.exec.empty() && ok) problem("actors." + name + ": exec is missing (" + actor.origin + ")");
+  if (ok) actors.push_back(std::move(actor));
+}
+
+void read_actors(const toml::node& node, const std::string& label, uint32_t line, std::vector<ActorConfig>& actors,
+                 std::vector<std::string>& problems) {
+  const auto* table = node.as_table();
+  if (!table) {
+    problems.push_back("actors: expected tables [actors.NAME] (from file " + label + ", line " + std::to_string(line) +
+                       ")");
+    return;
+  }
+  for (auto&& [toml_name, actor_node] : *table) {
+    const auto* actor_table = actor_node.as_table();
+    const uint32_t actor_line = toml_name.source().begin.line;
+    if (!actor_table) {
+      problems.push_back("actors." + std::string(toml_name.str()) + ": expected a table [actors." +
+                         std::string(toml_name.str()) + "] (from file " + label + ", line " +
+                         std::to_string(actor_line) + ")");
+      continue;
+    }
+    read_actor(std::string(toml_name.str()), *actor_table, label, actor_line, actors, problems);
+  }
+}
 
 // Parses `text` (the file's content, labelled `label`) into settings.
 // A syntax error stops everything; key problems are appended to `problems`.
@@ -215,6 +325,10 @@ Status read_toml(std::string_view text, const std::string& label, Layers& layers
   for (auto&& [toml_key, node] : table) {
     std::string key(toml_key.str());
     Origin origin{Origin::Kind::file, label + ", line " + std::to_string(toml_key.source().begin.line)};
+    if (key == kActorsTable) {
+      read_actors(node, label, toml_key.source().begin.line, layers.actors, problems);
+      continue;
+    }
     if (!find_config_key(key)) {
       std::string message = "unknown key '" + key + "' (from " + origin.describe() + ")";
       if (node.is_table()) {
@@ -616,6 +730,20 @@ Result<Config> resolve(const Layers& layers) {
   r.integer("lease_ttl", config.lease_ttl, 3, 3600, "a lease time in seconds (3-3600)");
   r.integer("schedule_misfire_grace", config.schedule_misfire_grace, 1, std::numeric_limits<int32_t>::max(),
             "a grace time in seconds (>= 1)");
+  r.list("worker_queues", config.worker_queues, /*secret=*/false);
+  for (const std::string& queue : config.worker_queues) {
+    if (std::string problem = amqp_name_problem(queue); !problem.empty()) {
+      r.fail("worker_queues", problem, layers.pick("worker_queues")->origin);
+      break;
+    }
+  }
+  r.integer("worker_threads", config.worker_threads, 1, 1024, "a thread count (1-1024)");
+  r.integer("worker_prefetch", config.worker_prefetch, 0, 65535, "a prefetch count (0-65535; 0 = 2 x worker_threads)");
+  r.seconds("worker_shutdown_timeout", config.worker_shutdown_timeout, 0, 86400,
+            "a shutdown timeout in seconds (0-86400)");
+  r.integer("task_max_priority", config.task_max_priority, 0, 255, "a priority (0-255; 0 = no priority queues)");
+  r.integer("task_max_body", config.task_max_body, 1024, 128 * 1024 * 1024, "a size in bytes (1024-134217728)");
+  config.actors = layers.actors;
   r.text("api_listen", config.api_listen, [](std::string_view value) -> std::string {
     // Port 0 (any free port) is fine for a listener.
     std::string checked(value);
@@ -747,6 +875,31 @@ std::string config_to_json(const Config& config) {
   json["command_max_age"] = config.command_max_age;
   json["lease_ttl"] = config.lease_ttl;
   json["schedule_misfire_grace"] = config.schedule_misfire_grace;
+  json["worker_queues"] =
+      config.worker_queues.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(config.worker_queues);
+  json["worker_threads"] = config.worker_threads;
+  json["worker_prefetch"] = config.worker_prefetch;
+  json["worker_shutdown_timeout"] = config.worker_shutdown_timeout;
+  json["task_max_priority"] = config.task_max_priority;
+  json["task_max_body"] = config.task_max_body;
+  nlohmann::ordered_json actors = nlohmann::ordered_json::object();
+  for (const ActorConfig& actor : config.actors) {
+    nlohmann::ordered_json a;
+    a["exec"] = actor.exec;
+    a["queue"] = actor.queue;
+    const auto optional_ms = [](const std::optional<int64_t>& v) -> nlohmann::ordered_json {
+      return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+    };
+    a["max_retries"] = optional_ms(actor.max_retries);
+    a["min_backoff"] = optional_ms(actor.min_backoff);
+    a["max_backoff"] = optional_ms(actor.max_backoff);
+    a["time_limit"] = optional_ms(actor.time_limit);
+    a["max_age"] = optional_ms(actor.max_age);
+    a["pipe_ignore"] = actor.pipe_ignore;
+    a["priority"] = actor.priority;
+    actors[actor.name] = std::move(a);
+  }
+  json["actors"] = std::move(actors);
   json["api_listen"] = config.api_listen;
   json["api_tokens_file"] = optional_text(config.api_tokens_file);
   json["api_tls_cert"] = optional_text(config.api_tls_cert);

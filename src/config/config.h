@@ -9,6 +9,7 @@
 // file and rabbit_password_file). Thread-safe: no shared mutable state.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,24 @@ struct HostPort {
   std::string host;  // a name or an address; an IPv6 literal without brackets
   int port = 5672;
   friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+// One [actors.NAME] table of the config file: a pipeline-task actor that
+// dc-worker runs as an executable (SPEC §9). Durations in milliseconds;
+// unset values fall back to Dramatiq's defaults.
+struct ActorConfig {
+  std::string name;               // the table's name = Dramatiq's actor_name
+  std::vector<std::string> exec;  // argv, never run through a shell
+  std::string queue = "default";  // Dramatiq's default queue name
+  std::optional<int64_t> max_retries;
+  std::optional<int64_t> min_backoff;
+  std::optional<int64_t> max_backoff;
+  std::optional<int64_t> time_limit;
+  std::optional<int64_t> max_age;
+  bool pipe_ignore = false;
+  int priority = 0;    // lower runs first among messages waiting in one worker, as Dramatiq's actor priority
+  std::string origin;  // "file dc.toml, line 12", for messages
+  friend bool operator==(const ActorConfig&, const ActorConfig&) = default;
 };
 
 struct Config {
@@ -53,6 +72,14 @@ struct Config {
   int command_max_age = 300;                 // seconds
   int lease_ttl = 15;                        // seconds a manager's name stays taken without a heartbeat
   int schedule_misfire_grace = 60;           // seconds a scheduled run may be late before it is skipped
+  // dc-worker and the task layer (SPEC §9).
+  std::vector<std::string> worker_queues;  // empty: every queue an actor names
+  int worker_threads = 8;
+  int worker_prefetch = 0;               // per queue; 0 = 2 x worker_threads (Dramatiq's default)
+  double worker_shutdown_timeout = 600;  // seconds
+  int task_max_priority = 0;             // x-max-priority of task queues; 0 = none
+  int task_max_body = 1048576;           // bytes
+  std::vector<ActorConfig> actors;       // [actors.NAME] tables of the file, in name order
   // dc-api (SPEC §8)
   std::string api_listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
   std::string api_tokens_file;                // NAME ROLE SHA256 lines; empty = every request is 401
@@ -77,7 +104,9 @@ struct ConfigKey {
   bool secret = false;
   std::string_view value_name = "VALUE";  // placeholder shown in --help (PORT, SECONDS, BOOL...)
 };
-// Every key of SPEC §4 plus rabbit_password_file, in documentation order.
+// Every key of SPEC §4 plus rabbit_password_file and the dc-worker keys, in
+// documentation order. The [actors.NAME] tables are not keys: they exist
+// only in the file.
 // The returned vector is a process-lifetime constant.
 const std::vector<ConfigKey>& config_keys();
 
@@ -133,8 +162,8 @@ Result<Config> load_config_from_toml_text(std::string_view toml_text, const Conf
                                           std::string_view file_label = "<toml text>");
 
 // The effective configuration as one JSON object with every key of
-// config_keys(); secrets shown as "***" (and a password inside db_url
-// masked).
+// config_keys(), then "actors" (an object of the [actors.NAME] tables);
+// secrets shown as "***" (and a password inside db_url masked).
 std::string config_to_json(const Config& config);
 
 // db_url with any password replaced by "***", for logs.

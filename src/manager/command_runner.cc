@@ -325,7 +325,7 @@ Outcome CommandRunner::carry_out(const CommandRecord& row, const App& recorded, 
   }
   if (plan.set_disable) {
     state.disable = *plan.set_disable;
-    result = *plan.set_disable ? "disabled" : "enabled";
+    result = disable_result(*plan.set_disable);
   }
   if (!plan.noop_reason.empty()) result = plan.noop_reason;
   return Outcome{CmdFlag::executed, result, path, state};

@@ -41,6 +41,23 @@ CommandPlan plan_command(CmdName name, bool running) {
   return plan;
 }
 
+std::string_view disable_result(bool disable) { return disable ? "disabled" : "enabled"; }
+
+bool database_only(CmdName name) {
+  const CommandPlan plan = plan_command(name, /*running=*/false);
+  return plan.set_disable.has_value() && !plan.start && !plan.stop;
+}
+
+RunJoin run_join(const CommandPlace& place, const Claimer& claimer,
+                 const std::set<std::pair<std::string, std::string>>& queued) {
+  if (place.settled(claimer)) return RunJoin::duplicate;
+  if (place.row && place.row->claimed_by) return RunJoin::general_path;
+  for (const auto& row : place.earlier) {
+    if (!queued.contains({row.cmd_id, row.app_id})) return RunJoin::general_path;
+  }
+  return RunJoin::join;
+}
+
 AppStatus status_after_exit(bool stop_requested, int exit_code, int term_signal) {
   if (stop_requested) return AppStatus::stopped;
   if (term_signal != 0) return AppStatus::failed;

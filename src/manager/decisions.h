@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/time.h"
@@ -34,6 +36,25 @@ struct CommandPlan {
   std::string noop_reason;          // set when the command is an EXECUTED no-op
 };
 CommandPlan plan_command(CmdName name, bool running);
+// The recorded result of setting apps.disable: "disabled" / "enabled".
+std::string_view disable_result(bool disable);
+
+// Whether a command's whole effect is a database update (ENABLE, DISABLE):
+// such commands may be decided, carried out and recorded together in one
+// transaction with their neighbours in the queue.
+bool database_only(CmdName name);
+
+// Whether one app's share of a database-only command may join the run of
+// commands being recorded in one transaction:
+//   duplicate     it is settled already (a redelivery): nothing to write
+//   join          its row is free and every older pending command of the
+//                 app is already ahead of it in the run (`queued`)
+//   general_path  an older pending command outside the run (per-app order
+//                 needs it run first), or a claim of ours whose commit went
+//                 unseen: the command takes the one-by-one path
+enum class RunJoin { duplicate, join, general_path };
+RunJoin run_join(const CommandPlace& place, const Claimer& claimer,
+                 const std::set<std::pair<std::string, std::string>>& queued);
 
 // The status an app ends in when its process exits. `stop_requested`: the
 // manager was stopping it (STOP, RESTART, shutdown), so any exit is a stop.

@@ -64,7 +64,7 @@ Status DeliveryHandler::apply_one(broker::Consumer& consumer, const broker::Deli
 }
 
 Result<bool> DeliveryHandler::add_db_only(const Command& command, DbOnlyRun& run) {
-  if (command.name != CmdName::enable && command.name != CmdName::disable) return false;
+  if (!database_only(command.name)) return false;
   std::vector<std::string> targets;
   if (command.is_broadcast()) {
     auto mine = runner_.broadcast_targets(command);
@@ -89,26 +89,26 @@ Result<bool> DeliveryHandler::add_db_only(const Command& command, DbOnlyRun& run
     runner_.keepalive();  // a broadcast to many apps is long work: keep the broker connection alive
     auto place = store_.command_place(command.id, app_id);
     if (!place) return place.error();
-    if (place->settled(runner_.claimer())) {
-      ++duplicates;
-      continue;
+    switch (run_join(*place, runner_.claimer(), run.queued)) {
+      case RunJoin::duplicate:
+        ++duplicates;
+        continue;
+      case RunJoin::general_path:
+        return false;
+      case RunJoin::join:
+        open.emplace_back(std::move(app_id), place->row.has_value());
+        break;
     }
-    // A claim of ours whose commit went unseen, or an older pending command
-    // not already ahead of this one in the run: the general path.
-    if (place->row && place->row->claimed_by) return false;
-    for (const auto& row : place->earlier) {
-      if (!run.queued.contains({row.cmd_id, row.app_id})) return false;
-    }
-    open.emplace_back(std::move(app_id), place->row.has_value());
   }
   run.duplicates += duplicates;
   for (auto& [app_id, row_exists] : open) {
     App& app = run.apps.at(app_id);
-    app.disable = command.name == CmdName::disable;
+    // The same plan as any other path: only the disable flag changes.
+    app.disable = *plan_command(command.name, runner_.observed(app).status == AppStatus::running).set_disable;
     FinishedCommand item;
     item.record = CommandRunner::record_for(command, app_id);
-    item.outcome =
-        Outcome{CmdFlag::executed, app.disable ? "disabled" : "enabled", DeliveryPath::broker, runner_.observed(app)};
+    item.outcome = Outcome{CmdFlag::executed, std::string(disable_result(app.disable)), DeliveryPath::broker,
+                           runner_.observed(app)};
     item.row_exists = row_exists;
     run.queued.insert({command.id, std::move(app_id)});
     run.items.push_back(std::move(item));

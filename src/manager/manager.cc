@@ -104,6 +104,11 @@ Result<std::unique_ptr<Manager>> Manager::start(Config config, ManagerOptions op
 bool Manager::stopping() const { return g_stop_requested.load() || fenced_; }
 
 void Manager::keepalive() {
+  // Long work (a STOP waiting out stop_timeout, a broadcast) is not a hang.
+  if (const auto watchdog = systemd_.watchdog_interval(); watchdog && Steady::now() >= next_watchdog_) {
+    (void)systemd_.watchdog();
+    next_watchdog_ = Steady::now() + *watchdog;
+  }
   if (!consumer_) return;
   if (auto st = consumer_->connection().keepalive(); !st) {
     spdlog::debug("broker keepalive failed: {}", st.error().message());
@@ -125,6 +130,14 @@ void Manager::set_mode(ManagerMode mode, std::string_view why) {
   spdlog::info("mode {} -> {} ({})", to_string(previous), to_string(mode), why);
   metrics_.set_mode(to_string(mode));
   lease_->set_mode(mode);
+  report_status();
+}
+
+void Manager::report_status() {
+  if (!systemd_.enabled()) return;
+  const std::string text =
+      "mode " + std::string(to_string(mode())) + ", " + std::to_string(processes_.size()) + " app(s) running";
+  if (auto st = systemd_.status(text); !st) spdlog::debug("systemd notify: {}", st.error().message());
 }
 
 void Manager::take_connection() {
@@ -232,9 +245,19 @@ void Manager::poll_database(bool broker_mode) {
 }
 
 int Manager::run() {
-  next_poll_ = next_schedule_ = next_gauges_ = Steady::now();
+  next_poll_ = next_schedule_ = next_gauges_ = next_watchdog_ = Steady::now();
+  if (auto st = systemd_.ready("mode " + std::string(to_string(mode()))); !st) {
+    spdlog::warn("telling systemd the manager is ready failed: {}", st.error().message());
+  }
+  const auto watchdog = systemd_.watchdog_interval();
   while (!stopping()) {
     metrics_.last_loop_micros.store(to_unix_micros(now()), std::memory_order_relaxed);
+    if (watchdog && Steady::now() >= next_watchdog_) {
+      // From the loop itself: a loop that hangs stops the pings, and systemd
+      // restarts the manager.
+      (void)systemd_.watchdog();
+      next_watchdog_ = Steady::now() + *watchdog;
+    }
     if (g_reopen_requested.exchange(false) && on_reopen_logs) on_reopen_logs();
     if (lease_->fenced()) {
       fenced_ = true;
@@ -276,6 +299,7 @@ int Manager::run() {
         std::array<int64_t, 5> counts{};
         for (const auto& app : *apps) counts[static_cast<size_t>(app.status)]++;
         metrics_.set_apps(counts);
+        report_status();
       } else {
         note_error(apps.error(), "counting apps by status");
       }
@@ -288,6 +312,7 @@ int Manager::run() {
 }
 
 void Manager::shutdown() {
+  (void)systemd_.stopping();
   if (fenced_) {
     // Another instance holds the name now and has adopted the apps: leave
     // them running and the lease alone. Closing the connection returns any

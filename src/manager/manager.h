@@ -12,6 +12,10 @@
 // stops at once instead, leaving the apps and the lease to the new holder,
 // and run() returns 1.
 //
+// Under systemd (Type=notify): READY=1 once run() starts (the lease is held
+// and the manager consumes or polls), STATUS= with the mode and the apps
+// running, WATCHDOG=1 from the loop, STOPPING=1 when it shuts down.
+//
 // Threads: the loop is one thread; the lease heartbeat and broker
 // connection attempts run on threads of their own. metrics() and mode()
 // may be called from any thread.
@@ -35,6 +39,7 @@
 #include "manager/manager_metrics.h"
 #include "manager/process_table.h"
 #include "manager/scheduler.h"
+#include "observe/systemd_notify.h"
 #include "store/store.h"
 
 namespace dc {
@@ -99,6 +104,8 @@ class Manager {
   // A store error came back: stop acting if it says the lease is lost.
   void note_error(const Error& error, std::string_view doing);
   void shutdown();
+  // STATUS= for the service manager: the mode and the apps running.
+  void report_status();
 
   Config config_;
   ManagerOptions options_;
@@ -115,12 +122,14 @@ class Manager {
   Backoff backoff_;
   std::atomic<int> mode_{static_cast<int>(ManagerMode::starting)};
   bool fenced_ = false;
+  SystemdNotifier systemd_ = SystemdNotifier::from_environment();
 
   Steady::time_point next_reconnect_{};
   Steady::time_point next_poll_{};
   Steady::time_point next_sweep_{};
   Steady::time_point next_schedule_{};
   Steady::time_point next_gauges_{};
+  Steady::time_point next_watchdog_{};
 };
 
 }  // namespace dc

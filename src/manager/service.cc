@@ -8,7 +8,8 @@
 #include <iostream>
 #include <memory>
 
-#include "config/cli_flags.h"
+#include "daemon/command_line.h"
+#include "daemon/signals.h"
 #include "http/server.h"
 #include "manager/manager.h"
 #include "observe/log.h"
@@ -22,19 +23,6 @@ constexpr int64_t kLoopStallMicros = 10'000'000;
 
 void on_stop_signal(int) { Manager::request_stop(); }
 void on_hup_signal(int) { Manager::request_log_reopen(); }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sigemptyset(&sa.sa_mask);
-  sa.sa_handler = on_stop_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sa.sa_handler = on_hup_signal;
-  sigaction(SIGHUP, &sa, nullptr);
-  // A broken socket must be an error value, not a dead process.
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &sa, nullptr);
-}
 
 // Serves /metrics and /healthz from the manager's thread-safe state.
 Result<std::unique_ptr<HttpServer>> start_metrics(Manager& manager, const std::string& listen) {
@@ -64,53 +52,11 @@ int manager_main(int argc, char** argv) {
       "dc-manager: consumes commands from RabbitMQ (or from the database while the broker is down)\n"
       "and carries them out on this manager's apps. Its name is its queue's name (--rabbit-queue)."};
   app.name("dc-manager");
-  ConfigSources sources;
-  add_config_flags(app, sources);
-  bool print_config = false;
-  bool show_version = false;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string log_file;
-  app.add_flag("--print-config", print_config, "Print the effective configuration as JSON (secrets as ***) and exit");
-  app.add_flag("--version", show_version, "Print the version and exit");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default: info)");
-  app.add_option("--log-format", log_format, "text or json, one record per line (default: text)");
-  app.add_option("--log-file", log_file, "Append logs to this file (default: standard error); SIGHUP reopens it");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  // The values are copied out by now: keep secrets out of ps and /proc.
-  scrub_secret_flags(argc, argv);
-  if (show_version) {
-    std::cout << "dc-manager " << kVersion << '\n';
-    return 0;
-  }
-  auto config = load_config_from(sources);
-  if (!config) {
-    std::cerr << "dc-manager: " << config.error().message() << '\n';
-    return 2;
-  }
-  if (print_config) {
-    std::cout << config_to_json(*config) << '\n';
-    return 0;
-  }
-  LogOptions log_options;
-  auto level = parse_log_level(log_level);
-  auto format = parse_log_format(log_format);
-  if (!level || !format) {
-    std::cerr << "dc-manager: " << (level ? format.error() : level.error()).message() << '\n';
-    return 2;
-  }
-  log_options.level = *level;
-  log_options.format = *format;
-  log_options.file = log_file;
-  if (auto st = init_logging(log_options); !st) {
-    std::cerr << "dc-manager: " << st.error().message() << '\n';
-    return 2;
-  }
-  install_signal_handlers();
+  DaemonCommandLine command_line(app);
+  Config loaded;
+  if (auto code = command_line.parse(app, "dc-manager", kVersion, argc, argv, loaded)) return *code;
+  const Config* config = &loaded;
+  install_daemon_signal_handlers(on_stop_signal, on_hup_signal);
 
   spdlog::info("dc-manager {} starting: name {}, store {}, broker {}", kVersion, config->manager_name(),
                redact_url(config->db_url), config->rabbit_host);

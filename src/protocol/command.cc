@@ -1,5 +1,7 @@
 #include "protocol/command.h"
 
+#include "base/json_scan.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -121,31 +123,7 @@ Result<CmdName> read_command_field(const json& body) {
 // input: the protocol never needs deep documents.
 constexpr int kMaxDepth = 64;
 
-bool too_deep(std::string_view body) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
+bool too_deep(std::string_view body) { return json_nesting_exceeds(body, kMaxDepth); }
 
 }  // namespace
 

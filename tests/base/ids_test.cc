@@ -22,6 +22,10 @@ TEST(Ids, StableUuidIsDeterministic) {
   EXPECT_NE(stable_uuid("abc"), stable_uuid("abd"));
   EXPECT_TRUE(is_uuid(stable_uuid("")));
   EXPECT_EQ(stable_uuid("abc")[14], '5');
+  // A real RFC 9562 version 5: the values Python's uuid.uuid5 gives for dc's
+  // namespace, so outside tools can compute the id a manager derives.
+  EXPECT_EQ(stable_uuid(R"({"app_id":"demo","command":4})"), "409fc15c-98e2-5d92-88a3-113f4c8a356d");
+  EXPECT_EQ(stable_uuid(""), "d05a9c41-7554-536c-99a1-a4886adbd68e");
 }
 
 TEST(Ids, RecognizesUuids) {

@@ -15,11 +15,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kPort = 56740;
-
 TEST(BrokerFailure, FrozenBrokerKilledBrokerAndRestart) {
   DC_REQUIRE_RABBIT();
-  test::PrivateNode node(kPort);
+  test::PrivateNode node(test::private_node_port(5));
   std::string out;
   ASSERT_EQ(node.run("start", &out), 0) << out;
   CommandTopology topo{"dc_commands", "dc-restart-q", QueueType::classic};

@@ -20,6 +20,7 @@ TEST(ConfigJsonTest, HasEveryKeyInTableOrderAndNothingElse) {
   for (const auto& item : json.items()) printed.push_back(item.key());
   std::vector<std::string> expected;
   for (const ConfigKey& key : config_keys()) expected.emplace_back(key.name);
+  expected.emplace_back("actors");  // the [actors.NAME] tables, not a key
   EXPECT_EQ(printed, expected);
 }
 
@@ -76,10 +77,11 @@ TEST(ConfigJsonTest, SecretKeysAreMarked) {
         "rabbit_queue",      "rabbit_prefetch", "rabbit_vhost",    "rabbit_exchange", "rabbit_heartbeat",
         "rabbit_tls",        "rabbit_tls_ca",   "rabbit_tls_cert", "rabbit_tls_key",  "rabbit_tls_verify",
         "rabbit_queue_type", "db_url",          "poll_interval",   "stop_timeout",    "log_dir",
-        "metrics_listen",    "command_secret",  "command_max_age", "lease_ttl",       "schedule_misfire_grace"}) {
+        "metrics_listen",    "command_secret",  "command_max_age", "lease_ttl",       "schedule_misfire_grace",
+        "worker_queues",     "worker_threads"}) {
     EXPECT_NE(find_config_key(spec_key), nullptr) << spec_key;
   }
-  EXPECT_EQ(names.size(), 25u);
+  EXPECT_EQ(names.size(), 31u);
   EXPECT_EQ(find_config_key("nope"), nullptr);
 }
 

@@ -411,3 +411,78 @@ TEST_F(ConfigTest, PasswordAndPasswordFileFollowPrecedence) {
 
 }  // namespace
 }  // namespace dc
+
+namespace dc {
+namespace {
+
+// dc-worker's keys and [actors.NAME] tables (SPEC §9).
+class WorkerConfigTest : public ::testing::Test {
+ protected:
+  Result<Config> load_text(const std::string& toml, ConfigSources sources = {}) {
+    return load_config_from_toml_text(toml, sources, "w.toml");
+  }
+};
+
+TEST_F(WorkerConfigTest, ActorTablesAndWorkerKeys) {
+  auto config = load_text(R"(
+worker_queues = ["pipeline", "default"]
+worker_threads = 4
+task_max_priority = 10
+
+[actors.collect]
+exec = ["/opt/jobs/collect", "--fast"]
+queue = "pipeline"
+max_retries = 3
+min_backoff = 100
+time_limit = 5000
+pipe_ignore = true
+
+[actors.plain]
+exec = ["plain"]
+)");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->worker_queues, (std::vector<std::string>{"pipeline", "default"}));
+  EXPECT_EQ(config->worker_threads, 4);
+  EXPECT_EQ(config->task_max_priority, 10);
+  ASSERT_EQ(config->actors.size(), 2u);
+  const ActorConfig& collect = config->actors[0];
+  EXPECT_EQ(collect.name, "collect");
+  EXPECT_EQ(collect.exec, (std::vector<std::string>{"/opt/jobs/collect", "--fast"}));
+  EXPECT_EQ(collect.queue, "pipeline");
+  EXPECT_EQ(collect.max_retries, 3);
+  EXPECT_EQ(collect.min_backoff, 100);
+  EXPECT_EQ(collect.time_limit, 5000);
+  EXPECT_FALSE(collect.max_backoff.has_value());
+  EXPECT_TRUE(collect.pipe_ignore);
+  EXPECT_EQ(config->actors[1].queue, "default") << "Dramatiq's default queue";
+  const std::string json = config_to_json(*config);
+  EXPECT_NE(json.find("\"collect\""), std::string::npos);
+}
+
+TEST_F(WorkerConfigTest, WorkerQueuesFromTheCommandLine) {
+  ConfigSources sources;
+  sources.flags["worker_queues"] = "pipeline, other";
+  auto config = load_text("", sources);
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->worker_queues, (std::vector<std::string>{"pipeline", "other"}));
+}
+
+TEST_F(WorkerConfigTest, BadActorTablesNameTheActorKeyAndLine) {
+  auto missing = load_text("[actors.a]\nqueue = \"q\"\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("actors.a: exec is missing (file w.toml, line 1)"), std::string::npos)
+      << missing.error().message();
+  auto typed = load_text("[actors.a]\nexec = \"/bin/true\"\nmax_retries = -1\nbogus = 1\n");
+  ASSERT_FALSE(typed.ok());
+  const std::string m = typed.error().message();
+  EXPECT_NE(m.find("actors.a.exec: expected a non-empty array"), std::string::npos) << m;
+  EXPECT_NE(m.find("actors.a.max_retries: expected an integer >= 0 (from file w.toml, line 3)"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("actors.a.bogus: unknown actor setting"), std::string::npos) << m;
+  auto threads = load_text("worker_threads = 0\n");
+  ASSERT_FALSE(threads.ok());
+  EXPECT_NE(threads.error().message().find("worker_threads"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dc

@@ -216,6 +216,46 @@ TEST(RecordedCommand, RefusedForTheSameReasonsAsABrokerDelivery) {
   EXPECT_NE(check(big, {}).find("limit"), std::string::npos);
 }
 
+TEST(DatabaseOnly, EnableAndDisableOnly) {
+  EXPECT_TRUE(database_only(CmdName::enable));
+  EXPECT_TRUE(database_only(CmdName::disable));
+  EXPECT_FALSE(database_only(CmdName::start));
+  EXPECT_FALSE(database_only(CmdName::stop));
+  EXPECT_FALSE(database_only(CmdName::restart));
+  EXPECT_EQ(disable_result(true), "disabled");
+  EXPECT_EQ(disable_result(false), "enabled");
+}
+
+// Which deliveries may share one transaction (the ENABLE/DISABLE runs).
+TEST(RunJoin, JoinsOnlyWhenNothingOlderIsLeftBehind) {
+  const Claimer me("m1", "i1");
+  CommandRecord row;
+  row.cmd_id = "c2";
+  row.app_id = "a1";
+  CommandRecord older;
+  older.cmd_id = "c1";
+  older.app_id = "a1";
+  std::set<std::pair<std::string, std::string>> queued;
+
+  CommandPlace place;  // not recorded, nothing older
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::join);
+  place.row = row;  // recorded, free
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::join);
+  place.earlier = {older};  // an older pending command outside the run
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::general_path);
+  queued.insert({"c1", "a1"});  // ... which is ahead of it in the run
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::join);
+
+  place.row->claimed_by = "m1";  // our own claim whose commit went unseen
+  place.row->claimed_instance = "i1";
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::general_path);
+  place.row->claimed_instance = "i0";  // someone else's: a redelivery
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::duplicate);
+  place.row->claimed_by.reset();
+  place.row->flag = CmdFlag::executed;
+  EXPECT_EQ(run_join(place, me, queued), RunJoin::duplicate);
+}
+
 TEST(Lease, ConfirmedForFourFifthsOfItsTime) {
   using std::chrono::steady_clock;
   const auto sent = steady_clock::time_point(seconds(1000));
