@@ -27,9 +27,9 @@ class DcctlBackend {
   // Records and publishes (issue.h). Remotely, issued_by is the token's name.
   virtual Result<IssueReport> issue(const IssueRequest& request) = 0;
   // Every row of `cmd_id` once all have an outcome, or as they stand when
-  // `timeout_s` ran out (`timed_out` set).
-  virtual Result<std::vector<CommandRecord>> wait_for_outcome(const std::string& cmd_id, double timeout_s,
-                                                              bool& timed_out) = 0;
+  // `timeout_s` ran out (`timed_out` set): get_command() at growing
+  // intervals (20 ms up to 250 ms).
+  Result<std::vector<CommandRecord>> wait_for_outcome(const std::string& cmd_id, double timeout_s, bool& timed_out);
   virtual Status add_app(const App& app) = 0;
   virtual Result<std::vector<App>> list_apps(const AppFilter& filter) = 0;
   virtual Result<std::optional<App>> get_app(const std::string& app_id) = 0;

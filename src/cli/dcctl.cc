@@ -339,6 +339,7 @@ int dcctl_main(int argc, char** argv) {
 
   // apps
   auto* apps = app.add_subcommand("apps", "Manage the app registry");
+  apps->fallthrough();  // configuration flags may follow the subcommand's own
   apps->require_subcommand(1);
   App new_app;
   std::string exec_text;
@@ -369,6 +370,7 @@ int dcctl_main(int argc, char** argv) {
 
   // commands
   auto* commands = app.add_subcommand("commands", "Inspect the command log");
+  commands->fallthrough();  // configuration flags may follow the subcommand's own
   commands->require_subcommand(1);
   bool pending = false;
   int limit = 100;
@@ -389,6 +391,7 @@ int dcctl_main(int argc, char** argv) {
   managers->fallthrough();
   managers->add_flag("--json", json_out, "Print one JSON document");
   auto* db = app.add_subcommand("db", "Database maintenance");
+  db->fallthrough();  // configuration flags may follow the subcommand's own
   db->require_subcommand(1);
   auto* db_init = db->add_subcommand("init", "Create or migrate the schema");
   db_init->fallthrough();

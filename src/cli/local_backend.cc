@@ -1,4 +1,5 @@
-// dcctl's direct way: the store, and the issuing layer to publish.
+// dcctl's direct way: the store, and the issuing layer to publish; and what
+// both ways share.
 #include <chrono>
 #include <thread>
 
@@ -12,22 +13,6 @@ class LocalBackend final : public DcctlBackend {
   LocalBackend(std::unique_ptr<Store> store, Config config) : store_(std::move(store)), config_(std::move(config)) {}
 
   Result<IssueReport> issue(const IssueRequest& request) override { return issue_command(*store_, config_, request); }
-
-  Result<std::vector<CommandRecord>> wait_for_outcome(const std::string& cmd_id, double timeout_s,
-                                                      bool& timed_out) override {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    auto delay = std::chrono::milliseconds(20);
-    for (;;) {
-      auto rows = store_->get_command(cmd_id);
-      if (!rows) return rows.error();
-      bool done = true;
-      for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
-      timed_out = !done;
-      if (done || std::chrono::steady_clock::now() >= deadline) return rows;
-      std::this_thread::sleep_for(delay);
-      delay = std::min(delay * 2, std::chrono::milliseconds(250));
-    }
-  }
 
   Status add_app(const App& app) override { return store_->add_app(app); }
   Result<std::vector<App>> list_apps(const AppFilter& filter) override { return store_->list_apps(filter); }
@@ -58,6 +43,22 @@ class LocalBackend final : public DcctlBackend {
 };
 
 }  // namespace
+
+Result<std::vector<CommandRecord>> DcctlBackend::wait_for_outcome(const std::string& cmd_id, double timeout_s,
+                                                                  bool& timed_out) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  auto delay = std::chrono::milliseconds(20);
+  for (;;) {
+    auto rows = get_command(cmd_id);
+    if (!rows) return rows.error();
+    bool done = true;
+    for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
+    timed_out = !done;
+    if (done || std::chrono::steady_clock::now() >= deadline) return rows;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(250));
+  }
+}
 
 Result<std::unique_ptr<DcctlBackend>> open_local_backend(const Config& config) {
   auto store = Store::open(config.db_url);

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -104,22 +103,6 @@ class RemoteBackend final : public DcctlBackend {
       return Error(Errc::protocol, std::string("dc-api's answer to a command is not as documented: ") + e.what());
     }
     return report;
-  }
-
-  Result<std::vector<CommandRecord>> wait_for_outcome(const std::string& cmd_id, double timeout_s,
-                                                      bool& timed_out) override {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    auto delay = std::chrono::milliseconds(50);
-    for (;;) {
-      auto rows = get_command(cmd_id);
-      if (!rows) return rows.error();
-      bool done = true;
-      for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
-      timed_out = !done;
-      if (done || std::chrono::steady_clock::now() >= deadline) return rows;
-      std::this_thread::sleep_for(delay);
-      delay = std::min(delay * 2, std::chrono::milliseconds(250));
-    }
   }
 
   Status add_app(const App& app) override {

@@ -397,6 +397,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   void write_error(int status, std::string detail) {
     keep_alive_ = false;
     head_only_ = false;
+    // The client may still be sending what was refused (a 1 MB body):
+    // closing at once would reset the connection and lose the answer.
+    linger_ = true;
     write_response(error(status, std::move(detail)));
   }
 
@@ -430,7 +433,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     beast::get_lowest_layer(stream_).expires_after(options().write_timeout);
     bhttp::async_write(stream_, *message, [self = this->shared_from_this(), message](beast::error_code ec, size_t) {
       if (ec) return self->end();
-      if (!self->keep_alive_) return self->shutdown();
+      if (!self->keep_alive_) return self->linger_ ? self->linger() : self->shutdown();
       self->read_request();
     });
   }
@@ -498,6 +501,29 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
                      });
   }
 
+  // Closes our side, then reads and drops what the client still sends for
+  // a moment (as web servers' "lingering close" does), so that the answer
+  // is not lost to a reset when unread request bytes meet a closed socket.
+  void linger() {
+    if (closed_) return;
+    if constexpr (kTls) {
+      shutdown();
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      drain();
+    }
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(watch_buffer_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->end();
+                              self->drain();
+                            });
+  }
+
   void shutdown() {
     if (closed_) return;
     if constexpr (kTls) {
@@ -522,10 +548,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   http_detail::ServerCore& server_;
   Stream stream_;
   std::string remote_;
-  beast::flat_buffer buffer_{8192};
+  beast::flat_buffer buffer_;  // unbounded itself: the parser's header and body limits bound it
   std::optional<Parser> parser_;
   bool keep_alive_ = false;
   bool head_only_ = false;
+  bool linger_ = false;
   bool closed_ = false;
   // Event stream
   bool streaming_ = false;

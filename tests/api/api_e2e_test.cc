@@ -21,8 +21,9 @@ std::string start_body(const std::string& app_id, const std::string& args = "{}"
 }
 
 TEST_P(ApiE2eTest, StartWithWaitReturnsTheExecutedOutcomeIssuedByTheToken) {
-  ASSERT_NE(start("m1"), nullptr);
-  ASSERT_TRUE(w().add_app("collector", "m1", {e2e::collector_app()}));
+  const std::string m1 = w().unique("m1");
+  ASSERT_NE(start(m1), nullptr);
+  ASSERT_TRUE(w().add_app("collector", m1, {e2e::collector_app()}));
   // The example from the issue: START with args, ?wait=10.
   json done = call_json("POST", "/api/v1/commands?wait=10", 200, start_body("collector", R"({"company_id":"123456"})"),
                         operator_);
@@ -62,7 +63,7 @@ TEST_P(ApiE2eTest, StartWithWaitReturnsTheExecutedOutcomeIssuedByTheToken) {
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].flag, CmdFlag::executed);
   // A command that cannot be carried out: the outcome says why.
-  ASSERT_TRUE(w().add_app("broken", "m1", {"/nonexistent/binary"}));
+  ASSERT_TRUE(w().add_app("broken", m1, {"/nonexistent/binary"}));
   json failed = call_json("POST", "/api/v1/commands?wait=10", 200, start_body("broken"), operator_);
   EXPECT_EQ(failed["outcomes"][0]["flag_name"], "NOT_EXECUTED");
   EXPECT_FALSE(failed["outcomes"][0]["result"].get<std::string>().empty());
@@ -82,10 +83,12 @@ TEST_P(ApiE2eTest, WaitRunsOutWith202WhenNoManagerTakesIt) {
 }
 
 TEST_P(ApiE2eTest, BroadcastReachesTwoManagers) {
-  ASSERT_NE(start("m1"), nullptr);
-  ASSERT_NE(start("m2"), nullptr);
-  ASSERT_TRUE(w().add_app("a1", "m1", {e2e::collector_app()}));
-  ASSERT_TRUE(w().add_app("a2", "m2", {e2e::collector_app()}));
+  const std::string m1 = w().unique("m1");
+  const std::string m2 = w().unique("m2");
+  ASSERT_NE(start(m1), nullptr);
+  ASSERT_NE(start(m2), nullptr);
+  ASSERT_TRUE(w().add_app("a1", m1, {e2e::collector_app()}));
+  ASSERT_TRUE(w().add_app("a2", m2, {e2e::collector_app()}));
   json all = call_json("POST", "/api/v1/commands?wait=20", 200, R"({"app_id":"*","command":"DISABLE"})", operator_);
   EXPECT_EQ(all["routing_key"], "all");
   EXPECT_EQ(all["apps"], json({"a1", "a2"}));
@@ -94,12 +97,12 @@ TEST_P(ApiE2eTest, BroadcastReachesTwoManagers) {
     EXPECT_EQ(row["flag_name"], "EXECUTED") << row;
     claimed_by.insert(row["claimed_by"].get<std::string>());
   }
-  EXPECT_EQ(claimed_by, (std::set<std::string>{"m1", "m2"}));
+  EXPECT_EQ(claimed_by, (std::set<std::string>{m1, m2}));
   EXPECT_TRUE(w().app("a1")->disable);
   EXPECT_TRUE(w().app("a2")->disable);
   // One manager's apps only.
-  json one = call_json("POST", "/api/v1/commands?wait=20", 200, R"({"app_id":"*","command":"ENABLE","manager":"m2"})",
-                       operator_);
+  json one = call_json("POST", "/api/v1/commands?wait=20", 200,
+                       R"({"app_id":"*","command":"ENABLE","manager":")" + m2 + R"("})", operator_);
   EXPECT_EQ(one["apps"], json({"a2"}));
   EXPECT_TRUE(w().app("a1")->disable);
   EXPECT_FALSE(w().app("a2")->disable);
@@ -146,7 +149,8 @@ TEST_P(ApiE2eTest, RolesAndAuthentication) {
   EXPECT_EQ(log.find(std::string(64, 'f')), std::string::npos);
   // A revoked token stops working without a restart.
   const std::string temp = make_token("temp", "viewer");
-  call_json("GET", "/api/v1/apps", 200, {}, temp);
+  // A new token works without a restart, once the file is re-read (<= 1 s).
+  EXPECT_TRUE(e2e::wait_until([&] { return call("GET", "/api/v1/apps", {}, temp).status == 200; }, 5s));
   auto revoked = e2e::run_tool({api_bin(), "token", "revoke", "temp"}, api_env(), w().dir(), 20s);
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   EXPECT_TRUE(e2e::wait_until([&] { return call("GET", "/api/v1/apps", {}, temp).status == 401; }, 5s));
@@ -217,9 +221,9 @@ TEST_P(ApiE2eTest, AppRegistryAndListings) {
   EXPECT_TRUE(patched["schedule"].is_null());
   EXPECT_EQ(patched["name"], "<b>Nightly</b>");
   call_json("POST", "/api/v1/apps", 201, R"({"app_id":"other","manager":"m2","exec":["/bin/true"]})", admin_);
-  auto m1 = call_json("GET", "/api/v1/apps?manager=m1", 200, {}, viewer_);
-  ASSERT_EQ(m1["apps"].size(), 1u);
-  EXPECT_EQ(m1["apps"][0]["app_id"], "nightly");
+  auto of_m1 = call_json("GET", "/api/v1/apps?manager=m1", 200, {}, viewer_);
+  ASSERT_EQ(of_m1["apps"].size(), 1u);
+  EXPECT_EQ(of_m1["apps"][0]["app_id"], "nightly");
   auto all = call_json("GET", "/api/v1/apps", 200, {}, viewer_);
   EXPECT_EQ(all["apps"].size(), 2u);
   // Commands in issue order, paged with after=.
@@ -240,10 +244,11 @@ TEST_P(ApiE2eTest, AppRegistryAndListings) {
   auto newest = call_json("GET", "/api/v1/commands?order=desc&limit=1", 200, {}, viewer_);
   EXPECT_EQ(newest["commands"][0]["cmd_id"], ids[4]);
   // Managers: mode and liveness.
-  ASSERT_NE(start("m1"), nullptr);
+  const std::string m1 = w().unique("m1");
+  ASSERT_NE(start(m1), nullptr);
   auto managers = call_json("GET", "/api/v1/managers", 200, {}, viewer_);
   ASSERT_EQ(managers["managers"].size(), 1u);
-  EXPECT_EQ(managers["managers"][0]["name"], "m1");
+  EXPECT_EQ(managers["managers"][0]["name"], m1);
   EXPECT_EQ(managers["managers"][0]["mode"], "broker");
   EXPECT_EQ(managers["managers"][0]["live"], true);
   // Removing an app keeps its commands (audit trail).
@@ -264,12 +269,17 @@ TEST_P(ApiE2eTest, EventStreamResumesWithLastEventId) {
     ASSERT_TRUE(reader) << reader.error().message();
     ASSERT_EQ((*reader)->head().status, 200);
     call_json("PATCH", "/api/v1/apps/a1", 200, R"({"name":"n0"})", admin_);
-    auto first = (*reader)->next(10s);
-    ASSERT_TRUE(first) << first.error().message();
-    ASSERT_EQ(first->size(), 1u);
-    EXPECT_EQ(first->front().event, "app");
-    EXPECT_EQ(json::parse(first->front().data)["name"], "n0");
-    last_id = first->front().id;
+    // "From now" is from the newest event the server had read: the app's
+    // "added" may come first.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (last_id.empty() && std::chrono::steady_clock::now() < deadline) {
+      auto events = (*reader)->next(2s);
+      if (!events) continue;
+      for (const auto& e : *events) {
+        if (e.event == "app" && json::parse(e.data).value("name", "") == "n0") last_id = e.id;
+      }
+    }
+    ASSERT_FALSE(last_id.empty()) << "the change n0 never arrived";
   }  // disconnected
   for (int i = 1; i <= 100; ++i) {
     call_json("PATCH", "/api/v1/apps/a1", 200, R"({"name":"n)" + std::to_string(i) + R"("})", admin_);
@@ -312,8 +322,9 @@ TEST_P(ApiE2eTest, EventStreamResumesWithLastEventId) {
 }
 
 TEST_P(ApiE2eTest, CommandEventsFollowTheCommandThroughTheManager) {
-  ASSERT_NE(start("m1"), nullptr);
-  ASSERT_TRUE(w().add_app("a1", "m1", {e2e::collector_app()}));
+  const std::string m1 = w().unique("m1");
+  ASSERT_NE(start(m1), nullptr);
+  ASSERT_TRUE(w().add_app("a1", m1, {e2e::collector_app()}));
   auto events_client = HttpClient::create(api_->url());
   ASSERT_TRUE(events_client);
   auto reader = (*events_client)->open_events("/api/v1/events", {{"Authorization", "Bearer " + viewer_}});
@@ -321,14 +332,17 @@ TEST_P(ApiE2eTest, CommandEventsFollowTheCommandThroughTheManager) {
   const std::string id = call_json("POST", "/api/v1/commands?wait=10", 200, start_body("a1"), operator_)["command_id"];
   std::vector<std::string> seen;
   bool running = false;
+  bool finished = false;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!running && std::chrono::steady_clock::now() < deadline) {
+  while (!(running && finished) && std::chrono::steady_clock::now() < deadline) {
     auto events = (*reader)->next(2s);
     if (!events) continue;
     for (const auto& e : *events) {
       const json data = json::parse(e.data);
       seen.push_back(e.event + "/" + data.value("action", "?"));
       running = running || (e.event == "app" && data.value("status", "") == "RUNNING");
+      finished = finished || (e.event == "command" && data.value("action", "") == "finished" &&
+                              data.value("cmd_id", "") == id && data.value("flag_name", "") == "EXECUTED");
     }
   }
   EXPECT_NE(std::find(seen.begin(), seen.end(), "command/recorded"), seen.end());

@@ -70,7 +70,7 @@ void ApiTest::TearDown() {
   e2e::E2eTest::TearDown();
 }
 
-Env ApiTest::api_env() const {
+Env ApiTest::api_env() {
   Env env = w().base_env();
   env["DC_API_TOKENS_FILE"] = tokens_file();
   return env;

@@ -65,8 +65,8 @@ class ApiTest : public e2e::E2eTest {
   // The problem of an error answer, checked for shape and content type.
   nlohmann::json expect_problem(const HttpResponse& response, int status);
 
-  Env api_env() const;
-  std::string tokens_file() const { return w().dir() + "/api-tokens"; }
+  Env api_env();
+  std::string tokens_file() { return w().dir() + "/api-tokens"; }
 
   std::unique_ptr<ApiProcess> api_;
   std::unique_ptr<HttpClient> client_;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/embedded.h"
 #include "api/problem.h"
 #include "api/requests.h"
 #include "api/routes.h"
@@ -169,6 +170,31 @@ TEST(Routes, RolesNeeded) {
   EXPECT_EQ(role_needed(ApiRoute::app, "DELETE"), Role::admin);
   EXPECT_TRUE(role_allows(Role::admin, Role::operator_));
   EXPECT_FALSE(role_allows(Role::viewer, Role::operator_));
+}
+
+// Every path and method the server routes is in the OpenAPI document it
+// serves (the reverse, every documented operation answering as documented,
+// is checked against the live server by tests/api/openapi_check.py).
+TEST(Routes, EveryRouteIsDocumented) {
+  const EmbeddedFile* file = find_embedded(openapi_files(), "/openapi.json");
+  ASSERT_NE(file, nullptr);
+  const json doc = json::parse(file->data);
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  for (const char* path : {"/api/v1/commands", "/api/v1/commands/x", "/api/v1/apps", "/api/v1/apps/x",
+                           "/api/v1/managers", "/api/v1/events", "/api/v1/openapi.json"}) {
+    const RouteMatch match = match_route(path);
+    ASSERT_NE(match.route, ApiRoute::none) << path;
+    const std::string pattern(match.pattern);
+    ASSERT_TRUE(doc["paths"].contains(pattern)) << pattern;
+    for (const char* method : {"GET", "POST", "PATCH", "DELETE", "PUT"}) {
+      std::string lower(method);
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_EQ(route_allows(match, method), doc["paths"][pattern].contains(lower)) << method << " " << pattern;
+    }
+  }
+  for (const char* unauthenticated : {"/healthz", "/metrics", "/"}) {
+    EXPECT_TRUE(doc["paths"].contains(unauthenticated)) << unauthenticated;
+  }
 }
 
 TEST(Problems, ErrorsMapToStatuses) {

@@ -151,6 +151,13 @@ TEST_F(HttpServerTest, OversizedHeadIs431) {
   EXPECT_EQ(request(server_->port(), fits).status, 200);
 }
 
+TEST_F(HttpServerTest, HeadOfAMegabyteIs431WithDefaultLimits) {
+  start();
+  RawClient client(server_->port(), 5000ms);
+  client.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n");
+  EXPECT_EQ(split_reply(client.read_response()).status, 431);
+}
+
 TEST_F(HttpServerTest, RequestArrivingInPiecesIsServed) {
   start();
   RawClient client(server_->port());
