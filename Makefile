@@ -62,8 +62,12 @@ screenshots: bin
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
+# clang-tidy with the checks of .clang-tidy over every file of src/ (and the
+# headers it includes from src/); any finding fails.
 tidy: build
-	@git ls-files 'src/*.cc' | xargs clang-tidy -p $(BUILD) --quiet
+	@run-clang-tidy -p $(BUILD) -j $(JOBS) -quiet "$(CURDIR)/src/.*\.cc$$" >$(BUILD)/tidy.log 2>&1 || \
+	  { sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/tidy.log | grep -E "(warning|error):" | sort -u; echo "make tidy: findings above (full log: $(BUILD)/tidy.log)"; exit 1; }
+	@echo "make tidy: clean ($$(grep -c '^clang-tidy' $(BUILD)/tidy.log) files)"
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

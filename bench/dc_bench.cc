@@ -12,6 +12,8 @@
 //   null-consume  consumes and acks N messages with dc's Consumer, nothing else
 //   latency       publishes at a fixed rate and reads executed_at back
 //   fallback      issue_command() with the broker down, time to EXECUTED
+//   issue         commands recorded and published through the issuing layer,
+//                 one CommandIssuer (reused connection) or one connection each
 //   store-loop    the store work dc-manager does for one ENABLE/DISABLE at
 //                 prefetch 1, back to back on a hot CPU (no broker)
 //
@@ -36,9 +38,9 @@
 #include "broker/consumer.h"
 #include "broker/publisher.h"
 #include "broker/topology.h"
-#include "cli/issue.h"
 #include "config/config.h"
 #include "protocol/command.h"
+#include "source/issue.h"
 #include "store/store.h"
 
 namespace dc::bench {
@@ -388,6 +390,37 @@ int run_fallback(const std::string& db_url, int dead_port, const std::string& ap
   return 0;
 }
 
+// ---------------------------------------------------------------- issue
+
+// Commands through the issuing layer (source/issue.h), record then confirmed
+// publish, back to back: with one CommandIssuer, whose connection is reused,
+// or with issue_command(), which connects for every command (as dcctl).
+int run_issue(const BrokerFlags& flags, const std::string& db_url, size_t count, size_t apps, bool fresh) {
+  auto store = must(Store::open(db_url), "opening the store");
+  Config config;
+  config.db_url = db_url;
+  config.rabbit_hosts = {{flags.host, flags.port}};
+  config.rabbit_exchange = flags.exchange;
+  CommandIssuer issuer(*store, config);
+  const auto start = Clock::now();
+  for (size_t i = 0; i < count; ++i) {
+    IssueRequest request;
+    request.name = (i / apps) % 2 == 0 ? CmdName::disable : CmdName::enable;
+    request.app_id = app_name(i % apps);
+    request.issued_by = "bench@localhost";
+    auto report = must(fresh ? issue_command(*store, config, request) : issuer.issue(request), "issuing a command");
+    if (!report.published) fail("command " + report.command.id + " not published: " + report.publish_detail);
+  }
+  const double seconds = seconds_since(start);
+  std::cout << Json{{"count", count},
+                    {"connection", fresh ? "per command" : "reused"},
+                    {"seconds", seconds},
+                    {"per_s", static_cast<double>(count) / seconds}}
+                   .dump()
+            << '\n';
+  return 0;
+}
+
 // ---------------------------------------------------------------- store-loop
 
 // What dc-manager's database-only path does for a run of one command (see
@@ -489,6 +522,14 @@ int main_impl(int argc, char** argv) {
   fallback->add_option("--repetitions", repetitions);
   fallback->add_option("--timeout", timeout_s);
 
+  bool fresh = false;
+  auto* issue = app.add_subcommand("issue", "record and publish --count commands through the issuing layer");
+  add_broker_flags(*issue, flags);
+  issue->add_option("--db-url", db_url)->required();
+  issue->add_option("--count", count);
+  issue->add_option("--apps", apps, "registered apps app-00000 ...");
+  issue->add_flag("--fresh", fresh, "a connection per command (as dcctl) instead of one reused");
+
   auto* store_loop = app.add_subcommand("store-loop", "the store work of one command at prefetch 1, in a hot loop");
   store_loop->add_option("--db-url", db_url)->required();
   store_loop->add_option("--count", count);
@@ -505,6 +546,7 @@ int main_impl(int argc, char** argv) {
   if (*null_consume) return run_null_consume(flags, queue, prefetch, count, timeout_s, ack_mode == "each");
   if (*latency) return run_latency(flags, queue, db_url, rate, count, apps, timeout_s);
   if (*fallback) return run_fallback(db_url, dead_port, app_id, repetitions, timeout_s);
+  if (*issue) return run_issue(flags, db_url, count, apps, fresh);
   if (*store_loop) return run_store_loop(db_url, count, apps);
   return 2;
 }

@@ -11,8 +11,10 @@
 #   CHAOS_BIN          the dc-chaos driver (default $BUILD/tests/chaos/dc-chaos)
 #   CHAOS_MANAGER_DIR  where dc-manager is (default $BUILD/apps)
 #   CHAOS_WORK_DIR     private state: brokers, databases, logs (default $BUILD/chaos/<mode>)
-#   CHAOS_RABBIT_PORT  AMQP port of the private broker (default 56910 short, 56920 full)
-#   CHAOS_PG_PORT      port of the private PostgreSQL (default 56960 short, 56970 full)
+#   CHAOS_RABBIT_PORT  AMQP port of the private broker (default 56910 short, 56920 full;
+#                      short mode inside make test: the test broker's port + 3)
+#   CHAOS_PG_PORT      port of the private PostgreSQL (default 56960 short, 56970 full;
+#                      short mode with DC_PG_PORT set: DC_PG_PORT + 1)
 #   CHAOS_SEED         random seed, to replay a run's timing
 #   CHAOS_ONLY         comma list of scenarios (see dc-chaos --help)
 #   CHAOS_REPORT       where to write the report (default: docs/RELIABILITY.md in
@@ -24,6 +26,10 @@ build=${BUILD:-build}
 if [[ "${CHAOS_SHORT:-0}" == 1 ]]; then
   mode=short
   default_rabbit=56910 default_pg=56960
+  # Inside `make test`, next to the suite's own services, so that suites
+  # run side by side on other ports never collide.
+  [[ -n ${DC_TEST_RABBIT_PORT:-} ]] && default_rabbit=$((DC_TEST_RABBIT_PORT + 3))
+  [[ -n ${DC_PG_PORT:-} ]] && default_pg=$((DC_PG_PORT + 1))
 else
   mode=full
   default_rabbit=56920 default_pg=56970

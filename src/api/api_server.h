@@ -29,7 +29,7 @@ struct ApiOptions {
   size_t workers = 4;
   size_t max_queue = 1024;         // jobs waiting for a worker before 503
   size_t max_connections = 10000;  // open HTTP connections (event streams included)
-  std::string version = "0.1.0";
+  std::string version;  // shown in the start-up log
 };
 
 class ApiServer {

@@ -10,12 +10,12 @@
 
 #include "api/api_server.h"
 #include "api/tokens.h"
+#include "base/version.h"
 #include "daemon/command_line.h"
 
 namespace dc {
 namespace {
 
-constexpr std::string_view kVersion = "0.1.0";
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;

@@ -13,7 +13,10 @@ std::string manager_name_problem(std::string_view name) {
       return quoted + " may contain only letters, digits and _ . : -";
     }
   }
-  if (name == "all") return "'all' is reserved for broadcasts (every manager's queue is bound with it)";
+  if (name == kBroadcastRoutingKey) {
+    return "'" + std::string(kBroadcastRoutingKey) +
+           "' is reserved for broadcasts (every manager's queue is bound with it)";
+  }
   if (name.substr(0, 4) == "amq.") return quoted + ": names starting with 'amq.' are reserved by RabbitMQ";
   return {};
 }

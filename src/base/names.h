@@ -9,6 +9,10 @@
 
 namespace dc {
 
+// The routing key every manager's queue is bound with (SPEC §3): a command
+// published with it reaches every manager.
+inline constexpr std::string_view kBroadcastRoutingKey = "all";
+
 // Returns an empty string when `name` can name a manager, else the reason
 // (quoting the name). Valid: 1-255 bytes of [A-Za-z0-9_.:-], not `all` (the
 // broadcast routing key: such a manager would receive every broadcast, and

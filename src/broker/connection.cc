@@ -10,7 +10,6 @@
 #include <sys/time.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <utility>
 
@@ -32,24 +31,6 @@ std::chrono::milliseconds until(Deadline deadline) {
   return left.count() < 0 ? std::chrono::milliseconds(0) : left;
 }
 
-std::string host_port(const Endpoint& ep) {
-  if (ep.host.find(':') != std::string::npos) return "[" + ep.host + "]:" + std::to_string(ep.port);
-  return ep.host + ":" + std::to_string(ep.port);
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
-
-std::optional<int> parse_port(std::string_view text) {
-  int port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) return std::nullopt;
-  return port;
-}
-
 // The reason OpenSSL left in its error queue (drained), or "".
 std::string drain_openssl_errors(bool* verify_failed) {
   std::string text;
@@ -65,7 +46,7 @@ std::string drain_openssl_errors(bool* verify_failed) {
 
 // Maps the failure of amqp_socket_open_noblock (TCP connect + TLS handshake).
 Error open_error(int status, int saved_errno, const Endpoint& ep, const ConnectionSettings& s) {
-  const std::string where = host_port(ep);
+  const std::string where = to_string(ep);
   bool verify_failed = false;
   const std::string ssl_reason = s.tls.enabled ? drain_openssl_errors(&verify_failed) : std::string();
   switch (status) {
@@ -110,7 +91,7 @@ Error open_error(int status, int saved_errno, const Endpoint& ep, const Connecti
 
 // Maps a failed amqp_login (broker reached, handshake refused or cut).
 Error login_error(const amqp_rpc_reply_t& reply, const Endpoint& ep, const ConnectionSettings& s) {
-  const std::string where = host_port(ep);
+  const std::string where = to_string(ep);
   if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
     const auto* close = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
     const int code = close->reply_code;
@@ -233,44 +214,6 @@ Result<std::unique_ptr<ConnectionCore>> open_one(const Endpoint& ep, const Conne
 // ---------------------------------------------------------------------------
 // Endpoints
 
-Result<std::vector<Endpoint>> parse_endpoints(std::string_view list, int default_port) {
-  std::vector<Endpoint> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string_view::npos) comma = list.size();
-    const std::string entry = trim(list.substr(start, comma - start));
-    start = comma + 1;
-    if (entry.empty())
-      return Error(Errc::invalid_argument, "empty entry in broker host list '" + std::string(list) + "'");
-    Endpoint ep{entry, default_port};
-    std::string port_text;
-    if (entry.front() == '[') {  // [v6addr] or [v6addr]:port
-      const size_t close = entry.find(']');
-      if (close == std::string::npos)
-        return Error(Errc::invalid_argument, "missing ']' in broker host '" + entry + "'");
-      ep.host = entry.substr(1, close - 1);
-      if (close + 1 < entry.size()) {
-        if (entry[close + 1] != ':') return Error(Errc::invalid_argument, "bad broker host '" + entry + "'");
-        port_text = entry.substr(close + 2);
-      }
-    } else if (const size_t colon = entry.find(':');
-               colon != std::string::npos && entry.find(':', colon + 1) == std::string::npos) {
-      ep.host = entry.substr(0, colon);
-      port_text = entry.substr(colon + 1);
-    }
-    if (ep.host.empty()) return Error(Errc::invalid_argument, "broker host missing in '" + entry + "'");
-    if (!port_text.empty() || (entry.back() == ':')) {
-      auto port = parse_port(port_text);
-      if (!port) return Error(Errc::invalid_argument, "bad port in broker host '" + entry + "' (want 1-65535)");
-      ep.port = *port;
-    }
-    out.push_back(std::move(ep));
-    if (comma == list.size()) break;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // Connection
 
@@ -317,7 +260,7 @@ Status Connection::close() { return core_->close(); }
 ConnectionCore::ConnectionCore(amqp_connection_state_t state, Endpoint endpoint, const ConnectionSettings& settings)
     : state_(state), endpoint_(std::move(endpoint)), rpc_timeout_(settings.rpc_timeout) {
   description_ = std::string(settings.tls.enabled ? "amqps://" : "amqp://") + settings.username + "@" +
-                 host_port(endpoint_) + " vhost " + settings.vhost;
+                 to_string(endpoint_) + " vhost " + settings.vhost;
 }
 
 ConnectionCore::~ConnectionCore() {

@@ -42,19 +42,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/endpoint.h"
 #include "base/result.h"
 
 namespace dc::broker {
-
-struct Endpoint {
-  std::string host;
-  int port = 5672;
-  friend bool operator==(const Endpoint&, const Endpoint&) = default;
-};
-
-// Parses the rabbit_host syntax: "h1,h2:5673,[::1]:5674". Entries without a
-// port get `default_port`. Errors (invalid_argument) name the bad entry.
-Result<std::vector<Endpoint>> parse_endpoints(std::string_view list, int default_port);
 
 struct TlsSettings {
   bool enabled = false;

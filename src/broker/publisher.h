@@ -78,6 +78,8 @@ struct PublisherOptions {
   std::chrono::milliseconds confirm_timeout{10000};
 };
 
+class ConfirmTracker;  // confirm_tracker.h: the outcome rules, without I/O
+
 class Publisher {
  public:
   // Takes the connection over and puts its channel in confirm mode.
@@ -104,6 +106,12 @@ class Publisher {
  private:
   Publisher(Connection conn, PublisherOptions options);
   Status ensure_confirm_mode();
+  // basic.publish of `message` with `message_id`; a failure kills the
+  // connection.
+  Status send(const OutgoingMessage& message, const std::string& message_id);
+  // Waits (up to confirm_timeout) for the next frame and gives any confirm
+  // or return in it to `tracker`.
+  Status read_confirm(ConfirmTracker& tracker);
 
   Connection conn_;
   PublisherOptions options_;

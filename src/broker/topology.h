@@ -5,6 +5,7 @@
 //     -> queue <queue>         durable, x-dead-letter-exchange=<exchange>.dlx
 //                              (x-queue-type=quorum when asked), bound twice:
 //                              routing key <queue> and routing key "all"
+//                              (kBroadcastRoutingKey, base/names.h)
 //   exchange <exchange>.dlx    fanout, durable
 //     -> queue <exchange>.dead durable (always classic), bound with ""
 //
@@ -20,13 +21,12 @@
 #include <string_view>
 #include <variant>
 
+#include "base/names.h"
 #include "base/result.h"
 #include "broker/connection.h"
 
 namespace dc::broker {
 
-// Routing key that reaches every manager.
-inline constexpr std::string_view kBroadcastRoutingKey = "all";
 inline constexpr std::string_view kDefaultCommandExchange = "dc_commands";
 
 enum class QueueType { classic, quorum };

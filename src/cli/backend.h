@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "cli/issue.h"
+#include "source/issue.h"
 #include "config/config.h"
 #include "store/store.h"
 #include "views/json.h"

@@ -7,6 +7,9 @@
 #include <iostream>
 #include <thread>
 
+#include "base/redact.h"
+#include "base/strings.h"
+#include "base/version.h"
 #include "cli/backend.h"
 #include "cli/task_commands.h"
 #include "cli/views.h"
@@ -204,6 +207,7 @@ int run_apps_remove(const Config& config, const std::string& app_id) {
 
 void print_commands(const std::vector<CommandRecord>& records) {
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(records.size());
   for (const auto& r : records) {
     rows.push_back({std::to_string(r.seq), r.cmd_id, r.app_id, std::string(to_string(r.command)),
                     std::string(to_string(r.flag)), format_iso8601(r.issued_at), r.issued_by,
@@ -252,6 +256,8 @@ int run_commands_show(const Config& config, const std::string& cmd_id, bool json
 int run_managers(const Config& config, bool json_out) {
   auto backend = open_backend(config);
   if (!backend) return fail(backend.error());
+  // Live: seen within the lease time the managers are configured with
+  // (decided by the backend; dc-api decides by the database's clock).
   auto managers = (*backend)->list_managers();
   if (!managers) return fail(managers.error());
   if (json_out) {
@@ -284,63 +290,11 @@ int run_db_init(const Config& config) {
   return kExitOk;
 }
 
-}  // namespace
-
-std::string to_lower_name(CmdName name) {
-  std::string s(to_string(name));
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-int dcctl_main(int argc, char** argv) {
-  CLI::App app{
-      "dcctl: issue commands to dc managers and inspect the registry.\n"
-      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml). With --api-url and\n"
-      "--api-token-file it goes through dc-api instead of the database and the broker."};
-  app.name("dcctl");
-  app.require_subcommand(1);
-  app.footer(
-      "Synopsis:\n"
-      "  dcctl start|stop|restart|enable|disable APP_ID [--args JSON] [--issued-by WHO] [--wait[=SECS]] [--json]\n"
-      "  dcctl start|stop|restart|enable|disable --all [--manager NAME] [...same options]\n"
-      "  dcctl apps add APP_ID --manager NAME --exec 'ARGV' [--name N] [--schedule S] [--disabled]\n"
-      "  dcctl apps list|show APP_ID|remove APP_ID [--json]\n"
-      "  dcctl commands list [--app APP_ID] [--pending] [--json] | dcctl commands show CMD_ID [--json]\n"
-      "  dcctl managers [--json]\n"
-      "  dcctl db init\n"
-      "  dcctl task send|queues|dead ...   pipeline tasks (dcctl task --help)\n"
-      "Exit codes: 0 ok; 1 failed (with --wait: NOT_EXECUTED); 2 usage or configuration error; 3 --wait timed out.\n"
-      "A command is stored in the database before it is published: if the broker is down it stays PENDING\n"
-      "and the manager picks it up by polling.");
-  ConfigSources sources;
-  add_config_flags(app, sources);
-
-  // start|stop|restart|enable|disable
+// Everything the command line can ask for: the options of every
+// subcommand, and which subcommand was given.
+struct Request {
+  std::optional<CmdName> issue_name;  // start|stop|restart|enable|disable
   IssueOptions issue;
-  std::optional<CmdName> issue_name;
-  for (CmdName name : {CmdName::start, CmdName::stop, CmdName::restart, CmdName::enable, CmdName::disable}) {
-    const std::string lower = to_lower_name(name);
-    auto* sub = app.add_subcommand(lower, "Issue " + std::string(to_string(name)) + " for one app or --all");
-    sub->fallthrough();
-    sub->add_option("APP_ID", issue.app_id, "The app to act on");
-    sub->add_flag("--all", issue.all, "Every app (of --manager NAME if given)");
-    sub->add_option("--manager", issue.manager, "With --all: only this manager's apps");
-    sub->add_option("--args", issue.args, "JSON object passed to the app at start (DC_ARGS)");
-    sub->add_option("--issued-by", issue.issued_by, "Who issues it (default: user@host)");
-    auto* wait = sub->add_flag("--wait{30}", issue.wait,
-                               "Wait for the outcome, up to SECS (default 30): exit 0 EXECUTED, 1 NOT_EXECUTED, "
-                               "3 timed out");
-    sub->add_flag("--json", issue.json_out, "Print one JSON document");
-    sub->callback([&issue_name, &issue, name, wait] {
-      issue_name = name;
-      if (wait->count() == 0) issue.wait = -1;
-    });
-  }
-
-  // apps
-  auto* apps = app.add_subcommand("apps", "Manage the app registry");
-  apps->fallthrough();  // configuration flags may follow the subcommand's own
-  apps->require_subcommand(1);
   App new_app;
   std::string exec_text;
   std::string schedule_text;
@@ -348,55 +302,146 @@ int dcctl_main(int argc, char** argv) {
   bool json_out = false;
   std::string app_id;
   std::string manager;
-  auto* apps_add = apps->add_subcommand("add", "Register an app");
-  apps_add->fallthrough();
-  apps_add->add_option("APP_ID", new_app.app_id, "Letters, digits, '_', '.', '-' (1-128, no leading '.')")->required();
-  apps_add->add_option("--manager", new_app.manager, "Owning manager's name (its rabbit_queue)")->required();
-  apps_add->add_option("--exec", exec_text, "argv as a JSON array, e.g. '[\"/bin/sleep\",\"60\"]'")->required();
-  apps_add->add_option("--name", new_app.name, "Display name (default: APP_ID)");
-  apps_add->add_option("--schedule", schedule_text, "'every 30s|5m|2h' or a 5-field cron expression (UTC)");
-  apps_add->add_flag("--disabled", disabled, "Register disabled (the schedule will not start it)");
-  auto* apps_list = apps->add_subcommand("list", "List apps");
-  apps_list->fallthrough();
-  apps_list->add_option("--manager", manager, "Only this manager's apps");
-  apps_list->add_flag("--json", json_out, "Print one JSON document");
-  auto* apps_show = apps->add_subcommand("show", "Show one app");
-  apps_show->fallthrough();
-  apps_show->add_option("APP_ID", app_id, "The app")->required();
-  apps_show->add_flag("--json", json_out, "Print one JSON document");
-  auto* apps_remove = apps->add_subcommand("remove", "Remove an app from the registry (its command log stays)");
-  apps_remove->fallthrough();
-  apps_remove->add_option("APP_ID", app_id, "The app")->required();
-
-  // commands
-  auto* commands = app.add_subcommand("commands", "Inspect the command log");
-  commands->fallthrough();  // configuration flags may follow the subcommand's own
-  commands->require_subcommand(1);
   bool pending = false;
   int limit = 100;
   std::string cmd_id;
-  auto* commands_list = commands->add_subcommand("list", "List commands, newest first");
-  commands_list->fallthrough();
-  commands_list->add_option("--app", app_id, "Only this app's commands");
-  commands_list->add_flag("--pending", pending, "Only commands not yet carried out");
-  commands_list->add_option("--limit", limit, "At most this many rows (default 100)")->check(CLI::Range(1, 100000));
-  commands_list->add_flag("--json", json_out, "Print one JSON document");
-  auto* commands_show = commands->add_subcommand("show", "Show one command (one row per app)");
-  commands_show->fallthrough();
-  commands_show->add_option("CMD_ID", cmd_id, "The command id")->required();
-  commands_show->add_flag("--json", json_out, "Print one JSON document");
+  CLI::App* apps_add = nullptr;
+  CLI::App* apps_list = nullptr;
+  CLI::App* apps_show = nullptr;
+  CLI::App* apps_remove = nullptr;
+  CLI::App* commands_list = nullptr;
+  CLI::App* commands_show = nullptr;
+  CLI::App* managers = nullptr;
+  CLI::App* db_init = nullptr;
+};
 
-  // managers, db init
-  auto* managers = app.add_subcommand("managers", "List managers, their mode and liveness");
-  managers->fallthrough();
-  managers->add_flag("--json", json_out, "Print one JSON document");
+constexpr std::string_view kSynopsis =
+    "Synopsis:\n"
+    "  dcctl start|stop|restart|enable|disable APP_ID [--args JSON] [--issued-by WHO] [--wait[=SECS]] [--json]\n"
+    "  dcctl start|stop|restart|enable|disable --all [--manager NAME] [...same options]\n"
+    "  dcctl apps add APP_ID --manager NAME --exec 'ARGV' [--name N] [--schedule S] [--disabled]\n"
+    "  dcctl apps list|show APP_ID|remove APP_ID [--json]\n"
+    "  dcctl commands list [--app APP_ID] [--pending] [--json] | dcctl commands show CMD_ID [--json]\n"
+    "  dcctl managers [--json]\n"
+    "  dcctl db init\n"
+    "  dcctl task send|queues|dead ...   pipeline tasks (dcctl task --help)\n"
+    "Exit codes: 0 ok; 1 failed (with --wait: NOT_EXECUTED); 2 usage or configuration error; 3 --wait timed out.\n"
+    "A command is stored in the database before it is published: if the broker is down it stays PENDING\n"
+    "and the manager picks it up by polling.";
+
+// start|stop|restart|enable|disable APP_ID|--all ...
+void add_issue_commands(CLI::App& app, Request& r) {
+  for (CmdName name : {CmdName::start, CmdName::stop, CmdName::restart, CmdName::enable, CmdName::disable}) {
+    auto* sub =
+        app.add_subcommand(to_lower_name(name), "Issue " + std::string(to_string(name)) + " for one app or --all");
+    sub->fallthrough();
+    sub->add_option("APP_ID", r.issue.app_id, "The app to act on");
+    sub->add_flag("--all", r.issue.all, "Every app (of --manager NAME if given)");
+    sub->add_option("--manager", r.issue.manager, "With --all: only this manager's apps");
+    sub->add_option("--args", r.issue.args, "JSON object passed to the app at start (DC_ARGS)");
+    sub->add_option("--issued-by", r.issue.issued_by, "Who issues it (default: user@host)");
+    auto* wait = sub->add_flag("--wait{30}", r.issue.wait,
+                               "Wait for the outcome, up to SECS (default 30): exit 0 EXECUTED, 1 NOT_EXECUTED, "
+                               "3 timed out");
+    sub->add_flag("--json", r.issue.json_out, "Print one JSON document");
+    sub->callback([&r, name, wait] {
+      r.issue_name = name;
+      if (wait->count() == 0) r.issue.wait = -1;
+    });
+  }
+}
+
+// apps add|list|show|remove
+void add_apps_commands(CLI::App& app, Request& r) {
+  auto* apps = app.add_subcommand("apps", "Manage the app registry");
+  apps->fallthrough();  // configuration flags may follow the subcommand's own
+  apps->require_subcommand(1);
+  r.apps_add = apps->add_subcommand("add", "Register an app");
+  r.apps_add->fallthrough();
+  r.apps_add->add_option("APP_ID", r.new_app.app_id, "Letters, digits, '_', '.', '-' (1-128, no leading '.')")
+      ->required();
+  r.apps_add->add_option("--manager", r.new_app.manager, "Owning manager's name (its rabbit_queue)")->required();
+  r.apps_add->add_option("--exec", r.exec_text, "argv as a JSON array, e.g. '[\"/bin/sleep\",\"60\"]'")->required();
+  r.apps_add->add_option("--name", r.new_app.name, "Display name (default: APP_ID)");
+  r.apps_add->add_option("--schedule", r.schedule_text, "'every 30s|5m|2h' or a 5-field cron expression (UTC)");
+  r.apps_add->add_flag("--disabled", r.disabled, "Register disabled (the schedule will not start it)");
+  r.apps_list = apps->add_subcommand("list", "List apps");
+  r.apps_list->fallthrough();
+  r.apps_list->add_option("--manager", r.manager, "Only this manager's apps");
+  r.apps_list->add_flag("--json", r.json_out, "Print one JSON document");
+  r.apps_show = apps->add_subcommand("show", "Show one app");
+  r.apps_show->fallthrough();
+  r.apps_show->add_option("APP_ID", r.app_id, "The app")->required();
+  r.apps_show->add_flag("--json", r.json_out, "Print one JSON document");
+  r.apps_remove = apps->add_subcommand("remove", "Remove an app from the registry (its command log stays)");
+  r.apps_remove->fallthrough();
+  r.apps_remove->add_option("APP_ID", r.app_id, "The app")->required();
+}
+
+// commands list|show, managers, db init
+void add_inspection_commands(CLI::App& app, Request& r) {
+  auto* commands = app.add_subcommand("commands", "Inspect the command log");
+  commands->fallthrough();
+  commands->require_subcommand(1);
+  r.commands_list = commands->add_subcommand("list", "List commands, newest first");
+  r.commands_list->fallthrough();
+  r.commands_list->add_option("--app", r.app_id, "Only this app's commands");
+  r.commands_list->add_flag("--pending", r.pending, "Only commands not yet carried out");
+  r.commands_list->add_option("--limit", r.limit, "At most this many rows (default 100)")->check(CLI::Range(1, 100000));
+  r.commands_list->add_flag("--json", r.json_out, "Print one JSON document");
+  r.commands_show = commands->add_subcommand("show", "Show one command (one row per app)");
+  r.commands_show->fallthrough();
+  r.commands_show->add_option("CMD_ID", r.cmd_id, "The command id")->required();
+  r.commands_show->add_flag("--json", r.json_out, "Print one JSON document");
+
+  r.managers = app.add_subcommand("managers", "List managers, their mode and liveness");
+  r.managers->fallthrough();
+  r.managers->add_flag("--json", r.json_out, "Print one JSON document");
   auto* db = app.add_subcommand("db", "Database maintenance");
-  db->fallthrough();  // configuration flags may follow the subcommand's own
+  db->fallthrough();
   db->require_subcommand(1);
-  auto* db_init = db->add_subcommand("init", "Create or migrate the schema");
-  db_init->fallthrough();
-  TaskCommands task_commands(app);
+  r.db_init = db->add_subcommand("init", "Create or migrate the schema");
+  r.db_init->fallthrough();
+}
 
+// Runs the subcommand `r` names.
+int run(Request& r, const Config& config) {
+  if (r.issue_name) return run_issue(*r.issue_name, r.issue, config);
+  if (r.apps_add->parsed()) {
+    if (!r.schedule_text.empty()) r.new_app.schedule = r.schedule_text;
+    r.new_app.disable = r.disabled;
+    return run_apps_add(config, r.new_app, r.exec_text);
+  }
+  if (r.apps_list->parsed()) return run_apps_list(config, r.manager, r.json_out);
+  if (r.apps_show->parsed()) return run_apps_show(config, r.app_id, r.json_out);
+  if (r.apps_remove->parsed()) return run_apps_remove(config, r.app_id);
+  if (r.commands_list->parsed()) return run_commands_list(config, r.app_id, r.pending, r.limit, r.json_out);
+  if (r.commands_show->parsed()) return run_commands_show(config, r.cmd_id, r.json_out);
+  if (r.managers->parsed()) return run_managers(config, r.json_out);
+  if (r.db_init->parsed()) return run_db_init(config);
+  return -1;
+}
+
+}  // namespace
+
+std::string to_lower_name(CmdName name) { return to_lower(to_string(name)); }
+
+int dcctl_main(int argc, char** argv) {
+  CLI::App app{
+      "dcctl: issue commands to dc managers and inspect the registry.\n"
+      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml). With --api-url and\n"
+      "--api-token-file it goes through dc-api instead of the database and the broker."};
+  app.name("dcctl");
+  app.set_version_flag("--version", "dcctl " + std::string(kVersion), "Print the version and exit");
+  app.require_subcommand(1);
+  app.footer(std::string(kSynopsis));
+  ConfigSources sources;
+  add_config_flags(app, sources);
+  Request request;
+  add_issue_commands(app, request);
+  add_apps_commands(app, request);
+  add_inspection_commands(app, request);
+  TaskCommands task_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -406,27 +451,13 @@ int dcctl_main(int argc, char** argv) {
   // The values are copied out by now: keep secrets out of ps and /proc.
   scrub_secret_flags(argc, argv);
 
-  if (sources.env.empty()) sources.env = current_environment();
-  auto config = load_config(sources);
+  auto config = load_config_from(sources);
   if (!config) {
     std::cerr << "dcctl: " << config.error().message() << '\n';
     return kExitUsage;
   }
-
   if (task_commands.parsed()) return task_commands.run(*config);
-  if (issue_name) return run_issue(*issue_name, issue, *config);
-  if (apps_add->parsed()) {
-    if (!schedule_text.empty()) new_app.schedule = schedule_text;
-    new_app.disable = disabled;
-    return run_apps_add(*config, new_app, exec_text);
-  }
-  if (apps_list->parsed()) return run_apps_list(*config, manager, json_out);
-  if (apps_show->parsed()) return run_apps_show(*config, app_id, json_out);
-  if (apps_remove->parsed()) return run_apps_remove(*config, app_id);
-  if (commands_list->parsed()) return run_commands_list(*config, app_id, pending, limit, json_out);
-  if (commands_show->parsed()) return run_commands_show(*config, cmd_id, json_out);
-  if (managers->parsed()) return run_managers(*config, json_out);
-  if (db_init->parsed()) return run_db_init(*config);
+  if (const int code = run(request, *config); code >= 0) return code;
   std::cerr << app.help();
   return kExitUsage;
 }

@@ -5,9 +5,10 @@
 #include <iostream>
 #include <set>
 
+#include "base/host.h"
 #include "base/time.h"
 #include "cli/views.h"
-#include "manager/settings.h"
+#include "source/broker_settings.h"
 #include "tasks/dead_letters.h"
 #include "tasks/enqueue.h"
 #include "tasks/topology.h"

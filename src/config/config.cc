@@ -6,16 +6,11 @@
 // the file keep their TOML type, so `rabbit_port = "5672"` is a type error
 // while `--rabbit-port 5672` is fine. Every problem is phrased
 // "<key>: <what is wrong> (from <source>)".
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -25,8 +20,12 @@
 #include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
-#include "base/names.h"
 #include "config/config.h"
+
+#include "base/file.h"
+#include "base/names.h"
+#include "base/redact.h"
+#include "base/strings.h"
 
 extern char** environ;  // POSIX; <unistd.h> declares it only under _GNU_SOURCE
 
@@ -80,64 +79,6 @@ struct Layers {
     return nullptr;
   }
 };
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out;
-  for (char c : text) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// ---------------------------------------------------------------------------
-// Files
-
-// Owns one file descriptor.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Reads a whole regular file of at most `max_bytes`. Errc::io whose message
-// is the reason alone ("No such file or directory"): callers name the file.
-// Only regular files: O_NONBLOCK keeps opening a FIFO from waiting for a
-// writer that may never come, and reading a device or a pipe has no end.
-Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (file.get() < 0) return Error(Errc::io, std::strerror(errno));
-  struct stat info {};
-  if (::fstat(file.get(), &info) != 0) return Error(Errc::io, std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) return Error(Errc::io, "it is a directory");
-  if (!S_ISREG(info.st_mode)) return Error(Errc::io, "it is not a regular file");
-  std::string content;
-  char buffer[4096];
-  while (true) {
-    ssize_t n = ::read(file.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error(Errc::io, std::strerror(errno));
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > max_bytes) {
-      return Error(Errc::io, "it is larger than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
-  return content;
-}
 
 constexpr size_t kMaxConfigFileBytes = size_t{1024} * 1024;
 constexpr size_t kMaxPasswordFileBytes = size_t{64} * 1024;
@@ -479,7 +420,7 @@ class Resolver {
       type_error(key, "a boolean (true or false)", *setting);
       return;
     }
-    std::string word = lower(trim(*text_value));
+    std::string word = to_lower(trim(*text_value));
     if (word == "true" || word == "1" || word == "yes" || word == "on") {
       out = true;
     } else if (word == "false" || word == "0" || word == "no" || word == "off") {
@@ -691,7 +632,7 @@ Result<Config> resolve(const Layers& layers) {
 
   r.integer("rabbit_port", config.rabbit_port, 1, 65535, "a port number (1-65535)");
   r.text("rabbit_host", config.rabbit_host, [&](std::string_view value) -> std::string {
-    Result<std::vector<HostPort>> hosts = parse_host_list(value, config.rabbit_port);
+    Result<std::vector<Endpoint>> hosts = parse_endpoint_list(value, config.rabbit_port);
     if (!hosts.ok()) return hosts.error().message();
     config.rabbit_hosts = std::move(hosts.value());
     return {};
@@ -717,12 +658,22 @@ Result<Config> resolve(const Layers& layers) {
   r.seconds("poll_interval", config.poll_interval, 0.01, 3600, "a poll interval in seconds (0.01-3600)");
   r.seconds("stop_timeout", config.stop_timeout, 0, 86400, "a stop timeout in seconds (0-86400)");
   r.text("log_dir", config.log_dir, non_empty_problem);
+  r.text("log_level", config.log_level, [](std::string_view value) -> std::string {
+    for (const char* level : {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"}) {
+      if (equals_ignoring_case(value, level)) return {};
+    }
+    return "'" + std::string(value) + "' is not a log level; use trace, debug, info, warn, error, critical or off";
+  });
+  r.text("log_format", config.log_format, [](std::string_view value) -> std::string {
+    if (value == "text" || value == "json") return {};
+    return "'" + std::string(value) + "' is not a log format; use text or json";
+  });
+  r.text("log_file", config.log_file, control_char_problem);
   r.text("metrics_listen", config.metrics_listen, [&](std::string_view value) -> std::string {
     if (value.empty()) return {};  // off
-    Result<HostPort> address = parse_host_port(value);
-    if (!address.ok()) return address.error().message();
-    config.metrics_address = std::move(address.value());
-    return {};
+    // The parser the HTTP server listens with: what passes here can be served.
+    Result<Endpoint> address = parse_listen_address(value);
+    return address.ok() ? std::string() : address.error().message();
   });
   r.list("command_secret", config.command_secrets, /*secret=*/true);
   r.integer("command_max_age", config.command_max_age, 1, std::numeric_limits<int32_t>::max(),
@@ -745,10 +696,8 @@ Result<Config> resolve(const Layers& layers) {
   r.integer("task_max_body", config.task_max_body, 1024, 128 * 1024 * 1024, "a size in bytes (1024-134217728)");
   config.actors = layers.actors;
   r.text("api_listen", config.api_listen, [](std::string_view value) -> std::string {
-    // Port 0 (any free port) is fine for a listener.
-    std::string checked(value);
-    if (checked.size() > 2 && checked.ends_with(":0")) checked.back() = '1';
-    Result<HostPort> address = parse_host_port(checked);
+    // The parser dc-api listens with: what passes here can be served.
+    Result<Endpoint> address = parse_listen_address(value);
     return address.ok() ? std::string() : address.error().message();
   });
   r.text("api_tokens_file", config.api_tokens_file, control_char_problem);
@@ -870,6 +819,9 @@ std::string config_to_json(const Config& config) {
   json["poll_interval"] = config.poll_interval;
   json["stop_timeout"] = config.stop_timeout;
   json["log_dir"] = config.log_dir;
+  json["log_level"] = config.log_level;
+  json["log_format"] = config.log_format;
+  json["log_file"] = config.log_file;
   json["metrics_listen"] = optional_text(config.metrics_listen);
   json["command_secret"] = config.command_secrets.empty() ? nlohmann::ordered_json(nullptr) : "***";
   json["command_max_age"] = config.command_max_age;

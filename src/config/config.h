@@ -16,15 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/endpoint.h"
 #include "base/result.h"
 
 namespace dc {
-
-struct HostPort {
-  std::string host;  // a name or an address; an IPv6 literal without brackets
-  int port = 5672;
-  friend bool operator==(const HostPort&, const HostPort&) = default;
-};
 
 // One [actors.NAME] table of the config file: a pipeline-task actor that
 // dc-worker runs as an executable (SPEC §9). Durations in milliseconds;
@@ -45,7 +40,7 @@ struct ActorConfig {
 };
 
 struct Config {
-  std::vector<HostPort> rabbit_hosts{{"localhost", 5672}};  // from rabbit_host + rabbit_port
+  std::vector<Endpoint> rabbit_hosts{{"localhost", 5672}};  // from rabbit_host + rabbit_port
   std::string rabbit_host = "localhost";                    // as given (comma list)
   int rabbit_port = 5672;
   std::string rabbit_username = "guest";
@@ -66,8 +61,10 @@ struct Config {
   double poll_interval = 1.0;                  // seconds
   double stop_timeout = 10.0;                  // seconds
   std::string log_dir = "logs";
-  std::string metrics_listen;                // "host:port"; empty = off
-  std::optional<HostPort> metrics_address;   // metrics_listen parsed; nullopt = off
+  std::string log_level = "info";   // the daemons' own log: trace, debug, info, warn, error, critical, off
+  std::string log_format = "text";  // text or json, one record per line
+  std::string log_file;             // empty: standard error (the journal under systemd)
+  std::string metrics_listen;       // "host:port" (base/endpoint.h); empty = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
   int command_max_age = 300;                 // seconds
   int lease_ttl = 15;                        // seconds a manager's name stays taken without a heartbeat
@@ -165,17 +162,5 @@ Result<Config> load_config_from_toml_text(std::string_view toml_text, const Conf
 // config_keys(), then "actors" (an object of the [actors.NAME] tables);
 // secrets shown as "***" (and a password inside db_url masked).
 std::string config_to_json(const Config& config);
-
-// db_url with any password replaced by "***", for logs.
-std::string redact_url(std::string_view url);
-
-// Parses a broker list "h1,h2:5673,[::1]:5671" (entries trimmed; an entry
-// without a port gets `default_port`; IPv6 literals in brackets, or bare when
-// they carry no port). Errc::invalid_argument naming the bad entry when an
-// entry is empty, a port is not 1-65535, or a host holds spaces/control chars.
-Result<std::vector<HostPort>> parse_host_list(std::string_view list, int default_port);
-
-// Parses exactly one "host:port" (host required, port 1-65535, "[v6]:port").
-Result<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace dc

@@ -1,7 +1,7 @@
 // The table of configuration keys and the naming rules derived from it.
 #include <algorithm>
-#include <cctype>
 
+#include "base/strings.h"
 #include "config/config.h"
 
 namespace dc {
@@ -34,6 +34,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"poll_interval", "1.0", "seconds between database polls while the broker is down (> 0)", false, "SECONDS"},
       {"stop_timeout", "10", "seconds from SIGTERM to SIGKILL on STOP (>= 0)", false, "SECONDS"},
       {"log_dir", "logs", "directory for app stdout/stderr logs", false, "DIR"},
+      {"log_level", "info", "this program's log level: trace, debug, info, warn, error, critical, off", false, "LEVEL"},
+      {"log_format", "text", "this program's log format: text or json, one record per line", false, "FORMAT"},
+      {"log_file", "", "append this program's log to this file (empty: standard error); SIGHUP reopens it", false,
+       "PATH"},
       {"metrics_listen", "", "host:port serving /metrics and /healthz (empty = off)", false, "HOST:PORT"},
       {"command_secret", "", "HMAC-SHA256 key(s), comma separated; when set, unsigned commands are poison", true,
        "KEY,..."},
@@ -77,11 +81,11 @@ namespace {
 
 // Levenshtein distance, case-insensitive, with '-' and '_' equal so that
 // "rabbit-port" is an exact match of rabbit_port.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  auto norm = [](char c) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return c == '-' ? '_' : c;
-  };
+size_t edit_distance(std::string_view a_text, std::string_view b_text) {
+  std::string a = to_lower(a_text);
+  std::string b = to_lower(b_text);
+  std::replace(a.begin(), a.end(), '-', '_');
+  std::replace(b.begin(), b.end(), '-', '_');
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
@@ -89,7 +93,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t above = row[j];
-      size_t substitution = diagonal + (norm(a[i - 1]) == norm(b[j - 1]) ? 0 : 1);
+      size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
       row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
       diagonal = above;
     }
@@ -127,11 +131,7 @@ std::optional<std::string_view> closest_config_key(std::string_view name) {
   return contained;
 }
 
-std::string config_env_var(std::string_view key) {
-  std::string name = "DC_";
-  for (char c : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return name;
-}
+std::string config_env_var(std::string_view key) { return "DC_" + to_upper(key); }
 
 std::string config_flag(std::string_view key) {
   std::string flag = "--";

@@ -19,9 +19,6 @@ DaemonCommandLine::DaemonCommandLine(CLI::App& app) {
   add_config_flags(app, sources_);
   app.add_flag("--print-config", print_config_, "Print the effective configuration as JSON (secrets as ***) and exit");
   app.add_flag("--version", show_version_, "Print the version and exit");
-  app.add_option("--log-level", log_level_, "trace, debug, info, warn, error (default: info)");
-  app.add_option("--log-format", log_format_, "text or json, one record per line (default: text)");
-  app.add_option("--log-file", log_file_, "Append logs to this file (default: standard error); SIGHUP reopens it");
 }
 
 std::optional<int> DaemonCommandLine::parse(CLI::App& app, std::string_view program, std::string_view version, int argc,
@@ -46,8 +43,9 @@ std::optional<int> DaemonCommandLine::parse(CLI::App& app, std::string_view prog
     std::cout << config_to_json(loaded.value()) << '\n';
     return 0;
   }
-  auto level = parse_log_level(log_level_);
-  auto format = parse_log_format(log_format_);
+  // log_level and log_format were validated with the configuration.
+  auto level = parse_log_level(loaded->log_level);
+  auto format = parse_log_format(loaded->log_format);
   if (!level || !format) {
     std::cerr << program << ": " << (level ? format.error() : level.error()).message() << '\n';
     return 2;
@@ -55,7 +53,8 @@ std::optional<int> DaemonCommandLine::parse(CLI::App& app, std::string_view prog
   LogOptions log_options;
   log_options.level = *level;
   log_options.format = *format;
-  log_options.file = log_file_;
+  log_options.file = loaded->log_file;
+  log_options.journal = log_options.file.empty() && stderr_is_journal();
   if (auto st = init_logging(log_options); !st) {
     std::cerr << program << ": " << st.error().message() << '\n';
     return 2;

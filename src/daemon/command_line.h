@@ -1,6 +1,7 @@
 // The command line every dc daemon (dc-manager, dc-worker) shares: the
-// configuration flags of config/cli_flags.h plus --print-config, --version,
-// --log-level, --log-format and --log-file, and what follows parsing:
+// configuration flags of config/cli_flags.h (log_level, log_format and
+// log_file among them) plus --print-config and --version, and what follows
+// parsing:
 // secrets scrubbed from argv, the configuration loaded, logging set up.
 #pragma once
 
@@ -34,9 +35,6 @@ class DaemonCommandLine {
   ConfigSources sources_;
   bool print_config_ = false;
   bool show_version_ = false;
-  std::string log_level_ = "info";
-  std::string log_format_ = "text";
-  std::string log_file_;
 };
 
 }  // namespace dc

@@ -17,7 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "http/url.h"
+#include "base/endpoint.h"
 
 namespace dc {
 
@@ -620,7 +620,7 @@ size_t HttpServer::connections() const { return impl_ ? impl_->connections.load(
 
 Status HttpServer::start() {
   if (impl_) return Error(Errc::conflict, "the HTTP server on " + address_ + " is already started");
-  auto listen = split_listen_address(options_.listen);
+  auto listen = parse_listen_address(options_.listen);
   if (!listen) return listen.error();
   auto impl = std::make_shared<http_detail::ServerCore>(options_.threads);
   impl->options = options_;

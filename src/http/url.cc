@@ -1,65 +1,9 @@
 #include "http/url.h"
 
-#include <charconv>
+#include "base/endpoint.h"
 
 namespace dc {
 namespace {
-
-Result<uint16_t> parse_port(std::string_view text, std::string_view whole, int min_port) {
-  int port = -1;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || port < min_port || port > 65535) {
-    return Error(Errc::invalid_argument, "'" + std::string(whole) + "': the port must be a number from " +
-                                             std::to_string(min_port) + " to 65535");
-  }
-  return static_cast<uint16_t>(port);
-}
-
-bool valid_host(std::string_view host, bool bracketed) {
-  if (host.empty()) return false;
-  for (const char c : host) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '-' || c == '_' || (bracketed && (c == ':' || c == '%'));
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// "host:port" / "[v6]:port", with an optional port when `default_port` >= 0.
-Result<HostAndPort> split_host_port(std::string_view text, int default_port, int min_port) {
-  HostAndPort out;
-  std::string_view rest;
-  bool bracketed = false;
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      return Error(Errc::invalid_argument, "'" + std::string(text) + "': an IPv6 address needs its closing ']'");
-    }
-    out.host = std::string(text.substr(1, close - 1));
-    rest = text.substr(close + 1);
-    bracketed = true;
-  } else {
-    const size_t colon = text.rfind(':');
-    out.host = std::string(text.substr(0, colon));
-    rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon);
-  }
-  if (!valid_host(out.host, bracketed)) {
-    return Error(Errc::invalid_argument,
-                 "'" + std::string(text) + "': expected host:port or [IPv6]:port, with a host name or address");
-  }
-  if (rest.empty()) {
-    if (default_port < 0) return Error(Errc::invalid_argument, "'" + std::string(text) + "': the port is missing");
-    out.port = static_cast<uint16_t>(default_port);
-    return out;
-  }
-  if (rest.front() != ':') {
-    return Error(Errc::invalid_argument, "'" + std::string(text) + "': expected ':' and a port after the host");
-  }
-  auto port = parse_port(rest.substr(1), text, min_port);
-  if (!port) return port.error();
-  out.port = *port;
-  return out;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -91,12 +35,6 @@ std::optional<std::string> decode(std::string_view text, bool plus_is_space) {
 
 }  // namespace
 
-Result<HostAndPort> split_listen_address(std::string_view text) {
-  auto parsed = split_host_port(text, -1, 0);
-  if (!parsed) return parsed.error();
-  return parsed;
-}
-
 std::string HttpUrl::host_header() const {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -120,10 +58,15 @@ Result<HttpUrl> parse_http_url(std::string_view text) {
     return Error(Errc::invalid_argument,
                  "'" + std::string(text) + "': credentials do not go in the URL; use a token file");
   }
-  auto host_port = split_host_port(authority, url.tls ? 443 : 80, 1);
-  if (!host_port) return host_port.error();
-  url.host = host_port->host;
-  url.port = host_port->port;
+  // One endpoint, the scheme's port by default.
+  auto endpoints = authority.find(',') == std::string_view::npos
+                       ? parse_endpoint_list(authority, url.tls ? 443 : 80)
+                       : Result<std::vector<Endpoint>>(Error(Errc::invalid_argument, "one host only"));
+  if (!endpoints) {
+    return Error(Errc::invalid_argument, "'" + std::string(text) + "': " + endpoints.error().message());
+  }
+  url.host = endpoints->front().host;
+  url.port = static_cast<uint16_t>(endpoints->front().port);
   if (slash != std::string_view::npos) {
     std::string_view base = rest.substr(slash);
     while (!base.empty() && base.back() == '/') base.remove_suffix(1);

@@ -1,5 +1,6 @@
-// The small text forms around HTTP: listen addresses, base URLs, query
-// strings and percent-encoding. Pure functions; thread-safe.
+// The small text forms around HTTP: base URLs, query strings and
+// percent-encoding (listen addresses are base/endpoint.h's). Pure
+// functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -12,14 +13,6 @@
 #include "base/result.h"
 
 namespace dc {
-
-// "host:port" or "[v6]:port" with port 0-65535 (0: any free port).
-// Errc::invalid_argument saying why.
-struct HostAndPort {
-  std::string host;  // an IPv6 literal without its brackets
-  uint16_t port = 0;
-};
-Result<HostAndPort> split_listen_address(std::string_view text);
 
 // "http://host[:port][/base]" or "https://...": what dcctl's api_url names.
 // The port defaults to 80/443; a trailing '/' of the base is dropped.

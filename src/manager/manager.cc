@@ -7,9 +7,11 @@
 
 #include <array>
 
+#include "base/host.h"
 #include "base/ids.h"
+#include "base/redact.h"
 #include "manager/recovery.h"
-#include "manager/settings.h"
+#include "source/broker_settings.h"
 
 namespace dc {
 namespace {

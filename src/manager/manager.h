@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/version.h"
 #include "broker/consumer.h"
 #include "config/config.h"
 #include "manager/command_runner.h"
@@ -56,7 +57,7 @@ struct ManagerOptions {
   double reconnect_jitter = 0.2;
   // Longest single wait of the loop, so signals and timers are never late.
   std::chrono::milliseconds max_wait{200};
-  std::string version = "0.1.0";
+  std::string version{kVersion};
 };
 
 class Manager {

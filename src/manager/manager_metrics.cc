@@ -1,5 +1,7 @@
 #include "manager/manager_metrics.h"
 
+#include "base/version.h"
+
 #include <string_view>
 #include <utility>
 
@@ -41,6 +43,11 @@ ManagerMetrics::ManagerMetrics() {
   mode_->set_exclusive("starting");
   apps_ = must(registry_.gauge("dc_apps", "Apps of this manager by status", {"status"}));
   latency_ = &must(registry_.histogram("dc_command_latency_seconds", "From issue to recorded outcome"))->with();
+  // Prometheus' build_info convention: the value is 1, the version a label.
+  const std::array<std::string_view, 1> version{kVersion};
+  must(registry_.gauge("dc_build_info", "The running build: always 1, its version as a label", {"version"}))
+      ->with(version)
+      .set(1);
 }
 
 void ManagerMetrics::command_finished(CmdFlag flag, DeliveryPath path, double latency_seconds) {

@@ -8,6 +8,8 @@
 #include <iostream>
 #include <memory>
 
+#include "base/redact.h"
+#include "base/version.h"
 #include "daemon/command_line.h"
 #include "daemon/signals.h"
 #include "http/server.h"
@@ -17,7 +19,6 @@
 namespace dc {
 namespace {
 
-constexpr std::string_view kVersion = "0.1.0";
 // /healthz fails when the event loop has not turned for this long.
 constexpr int64_t kLoopStallMicros = 10'000'000;
 

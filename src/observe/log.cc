@@ -1,9 +1,13 @@
 #include "observe/log.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -15,6 +19,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
+
+#include "base/strings.h"
 
 namespace dc {
 
@@ -34,14 +40,6 @@ Result<UniqueFile> open_for_append(const std::string& path) {
                                "; check that its directory exists and is writable");
   }
   return UniqueFile(file);
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 std::string_view level_name(spdlog::level::level_enum level, bool upper) {
@@ -101,10 +99,11 @@ void append_text_escaped(spdlog::memory_buf_t& dest, std::string_view text) {
 
 class LineFormatter final : public spdlog::formatter {
  public:
-  explicit LineFormatter(LogFormat format) : format_(format) {}
+  LineFormatter(LogFormat format, bool journal) : format_(format), journal_(journal) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (journal_) append(dest, journal_priority_prefix(msg.level));
     if (format_ == LogFormat::json) {
       append(dest, "{\"time\":\"");
       append_time(dest, msg.time);
@@ -125,10 +124,13 @@ class LineFormatter final : public spdlog::formatter {
     }
   }
 
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LineFormatter>(format_); }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<LineFormatter>(format_, journal_);
+  }
 
  private:
   LogFormat format_;
+  bool journal_;
 };
 
 // Appends formatted records to a file and can switch to a freshly opened file
@@ -172,14 +174,44 @@ std::shared_ptr<ReopenableFileSink> g_file_sink;  // guarded by g_mutex; null wh
 }  // namespace
 
 Result<LogFormat> parse_log_format(std::string_view text) {
-  const std::string name = lower(text);
+  const std::string name = to_lower(text);
   if (name == "text") return LogFormat::text;
   if (name == "json") return LogFormat::json;
   return Error(Errc::invalid_argument, "unknown log format '" + std::string(text) + "'; use text or json");
 }
 
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+  struct stat info {};
+  if (::fstat(STDERR_FILENO, &info) != 0) return false;
+  return static_cast<unsigned long long>(info.st_dev) == device &&
+         static_cast<unsigned long long>(info.st_ino) == inode;
+}
+
+std::string_view journal_priority_prefix(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug:
+      return "<7>";
+    case spdlog::level::info:
+      return "<6>";
+    case spdlog::level::warn:
+      return "<4>";
+    case spdlog::level::err:
+      return "<3>";
+    case spdlog::level::critical:
+      return "<2>";
+    default:
+      return "<6>";
+  }
+}
+
 Result<spdlog::level::level_enum> parse_log_level(std::string_view text) {
-  const std::string name = lower(text);
+  const std::string name = to_lower(text);
   if (name == "trace") return spdlog::level::trace;
   if (name == "debug") return spdlog::level::debug;
   if (name == "info") return spdlog::level::info;
@@ -202,7 +234,7 @@ Status init_logging(const LogOptions& options) {
     file_sink = std::make_shared<ReopenableFileSink>(options.file, std::move(*file));
     sink = file_sink;
   }
-  sink->set_formatter(std::make_unique<LineFormatter>(options.format));
+  sink->set_formatter(std::make_unique<LineFormatter>(options.format, options.journal && options.file.empty()));
   auto logger = std::make_shared<spdlog::logger>("dc", std::move(sink));
   logger->set_level(options.level);
   logger->flush_on(spdlog::level::trace);

@@ -25,7 +25,19 @@ struct LogOptions {
   spdlog::level::level_enum level = spdlog::level::info;
   // Appended to (created if missing). Empty = standard error.
   std::string file;
+  // Standard error is the systemd journal: each record starts with its
+  // syslog priority ("<3>" error ... "<7>" debug), which the journal takes as
+  // the entry's priority, so `journalctl -p warning` works.
+  bool journal = false;
 };
+
+// True when standard error is the journal's stream: $JOURNAL_STREAM names
+// its device and inode (what systemd sets for StandardError=journal).
+bool stderr_is_journal();
+
+// The syslog priority prefix the journal reads for `level`: "<7>" for trace
+// and debug, "<6>" info, "<4>" warn, "<3>" error, "<2>" critical.
+std::string_view journal_priority_prefix(spdlog::level::level_enum level);
 
 // "text" or "json" (case-insensitive). Errors: Errc::invalid_argument.
 Result<LogFormat> parse_log_format(std::string_view text);

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/unique_fd.h"
+
 namespace dc {
 
 SystemdNotifier SystemdNotifier::from_environment() {
@@ -42,12 +44,11 @@ Status SystemdNotifier::send(std::string_view message) {
   } else {
     ++length;  // the terminating NUL of a path
   }
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error(Errc::io, std::string("notify socket: ") + std::strerror(errno));
-  const ssize_t sent =
-      ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&address), length);
+  const UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Error(Errc::io, std::string("notify socket: ") + std::strerror(errno));
+  const ssize_t sent = ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL,
+                                reinterpret_cast<const sockaddr*>(&address), length);
   const int err = errno;
-  ::close(fd);
   if (sent < 0) return Error(Errc::io, "sending to NOTIFY_SOCKET " + socket_ + ": " + std::strerror(err));
   return ok_status();
 }

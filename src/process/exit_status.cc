@@ -8,8 +8,8 @@
 #include <cstring>
 #include <thread>
 
+#include "base/unique_fd.h"
 #include "process/process_handle.h"
-#include "process/unique_fd.h"
 
 namespace dc {
 

@@ -1,7 +1,7 @@
 // How processes ended, and collecting ("reaping") the exits of this
 // process's children. A child that has ended stays a zombie until reaped;
-// the manager reaps every child it spawns, either with reap_children()
-// after a SIGCHLD (see child_signal.h) or per app with try_reap().
+// the manager reaps every child it spawns, with reap_children() once per
+// turn of its event loop, or per app with try_reap().
 //
 // Reaping is destructive: once one call collects a child's status, no other
 // call sees it. Within the manager one component owns reaping; when a

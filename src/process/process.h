@@ -6,16 +6,13 @@
 //                    group_has_live_members, open_pidfd
 //   exit_status.h    ExitStatus, try_reap, reap_children, wait_exit
 //   stop.h           GracefulStop / stop_process: SIGTERM, then SIGKILL after stop_timeout
-//   child_signal.h   ChildExitSignal: SIGCHLD as a pollable fd
 //
 // Everything is non-blocking except wait_exit, GracefulStop::wait and
 // stop_process, which block up to their deadline, and spawn, which waits
 // (bounded) only until the child has exec'd.
 #pragma once
 
-#include "process/child_signal.h"
 #include "process/exit_status.h"
 #include "process/process_handle.h"
 #include "process/spawn.h"
 #include "process/stop.h"
-#include "process/unique_fd.h"

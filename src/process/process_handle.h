@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "base/result.h"
-#include "process/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace dc {
 

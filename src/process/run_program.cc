@@ -12,8 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/unique_fd.h"
 #include "process/process_handle.h"
-#include "process/unique_fd.h"
 
 extern char** environ;  // POSIX
 

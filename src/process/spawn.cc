@@ -14,8 +14,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "base/unique_fd.h"
 #include "process/exit_status.h"
-#include "process/unique_fd.h"
 
 namespace dc {
 namespace {
@@ -306,6 +306,7 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
     env_storage.push_back(name + "=" + variable.second);
   }
   std::vector<char*> envp;
+  envp.reserve(env_storage.size() + 1);
   for (const std::string& entry : env_storage) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
   const long open_max = ::sysconf(_SC_OPEN_MAX);

@@ -15,9 +15,9 @@
 #include <optional>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "process/exit_status.h"
 #include "process/process_handle.h"
-#include "process/unique_fd.h"
 
 namespace dc {
 

@@ -10,22 +10,17 @@
 #include <utility>
 
 #include "base/ids.h"
+#include "base/strings.h"
 
 namespace dc {
 namespace {
 
 using nlohmann::json;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 template <class Enum, size_t N>
 std::optional<Enum> lookup(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view text) {
   for (const auto& [value, name] : table) {
-    if (iequals(name, text)) return value;
+    if (equals_ignoring_case(name, text)) return value;
   }
   return std::nullopt;
 }

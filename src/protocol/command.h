@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/names.h"
 #include "base/result.h"
 #include "base/time.h"
 
@@ -42,11 +43,11 @@ std::optional<CmdFlag> cmd_flag_from_int(int64_t value);
 std::optional<AppStatus> app_status_from_int(int64_t value);
 
 // `"*"` in a message's app_id addresses every app of the receiving manager;
-// `all` is the routing key every manager queue is bound with.
+// kBroadcastRoutingKey (base/names.h) is the routing key every manager queue
+// is bound with.
 inline constexpr std::string_view kBroadcastAppId = "*";
-inline constexpr std::string_view kBroadcastRoutingKey = "all";
 // Bodies larger than this are poison (SPEC §2).
-inline constexpr size_t kMaxBodyBytes = 64 * 1024;
+inline constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxAppIdLength = 128;
 
 // Returns an empty string when `app_id` is a valid app id, else the reason.

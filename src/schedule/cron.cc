@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace dc {
 namespace {
 
@@ -54,16 +56,6 @@ Error field_error(const FieldSpec& spec, std::string_view what) {
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // A number or (for month/day-of-week) a name; range-checked.
 Result<int> parse_value(std::string_view token, const FieldSpec& spec) {
   if (token.empty()) return field_error(spec, "has an empty value");
@@ -85,7 +77,7 @@ Result<int> parse_value(std::string_view token, const FieldSpec& spec) {
   }
   if (spec.names != nullptr) {
     for (int i = 0; i < spec.name_count; ++i) {
-      if (equals_ignore_case(token, (*spec.names)[static_cast<size_t>(i)])) return spec.min + i;
+      if (equals_ignoring_case(token, (*spec.names)[static_cast<size_t>(i)])) return spec.min + i;
     }
     return field_error(spec, quoted(token) + " is not a number or a name (" + (*spec.names)[0] + "-" +
                                  (*spec.names)[static_cast<size_t>(spec.name_count - 1)] + ")");
@@ -169,9 +161,9 @@ std::vector<std::string_view> split_fields(std::string_view text) {
   std::vector<std::string_view> fields;
   size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    while (i < text.size() && is_space(text[i])) ++i;
     const size_t begin = i;
-    while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
+    while (i < text.size() && !is_space(text[i])) ++i;
     if (i > begin) fields.push_back(text.substr(begin, i - begin));
   }
   return fields;
@@ -187,7 +179,7 @@ std::string_view expand_macro(std::string_view text) {
       {"@daily", "0 0 * * *"},  {"@midnight", "0 0 * * *"}, {"@hourly", "0 * * * *"},
   };
   for (const Macro& macro : kMacros) {
-    if (equals_ignore_case(text, macro.name)) return macro.expression;
+    if (equals_ignoring_case(text, macro.name)) return macro.expression;
   }
   return {};
 }
@@ -243,9 +235,7 @@ std::string render(uint64_t bits, int min, int max, bool star, bool star_allowed
 }  // namespace
 
 Result<CronExpression> CronExpression::parse(std::string_view text) {
-  std::string_view body = text;
-  while (!body.empty() && (body.front() == ' ' || body.front() == '\t')) body.remove_prefix(1);
-  while (!body.empty() && (body.back() == ' ' || body.back() == '\t')) body.remove_suffix(1);
+  std::string_view body = trim(text);
   if (!body.empty() && body.front() == '@') {
     const std::string_view expanded = expand_macro(body);
     if (expanded.empty()) {

@@ -3,29 +3,18 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "base/strings.h"
+
 namespace dc {
 namespace {
 
 using std::chrono::seconds;
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // True when `text` starts with the word "every" followed by whitespace or
 // a digit (so "everyday" is not mistaken for it).
 bool starts_with_every(std::string_view text) {
   static constexpr std::string_view kEvery = "every";
-  if (text.size() < kEvery.size()) return false;
-  for (size_t i = 0; i < kEvery.size(); ++i) {
-    if (lower(text[i]) != kEvery[i]) return false;
-  }
+  if (text.size() < kEvery.size() || !equals_ignoring_case(text.substr(0, kEvery.size()), kEvery)) return false;
   return text.size() == kEvery.size() || is_space(text[kEvery.size()]) ||
          (text[kEvery.size()] >= '0' && text[kEvery.size()] <= '9');
 }
@@ -48,7 +37,7 @@ Result<seconds> parse_every(std::string_view text) {
   const std::string_view unit = trim(rest.substr(digits));
   int64_t unit_seconds = 0;
   if (unit.size() == 1) {
-    switch (lower(unit[0])) {
+    switch (to_lower(unit[0])) {
       case 's':
         unit_seconds = 1;
         break;
@@ -85,7 +74,7 @@ Result<Schedule> parse_schedule(std::string_view text) {
   }
   auto cron = CronExpression::parse(body);
   if (!cron) return cron.error();
-  return Schedule(std::move(*cron));
+  return Schedule(*cron);
 }
 
 std::optional<TimePoint> Schedule::next_run(std::optional<TimePoint> last_start, TimePoint now) const {

@@ -66,7 +66,7 @@ class Schedule {
 
  private:
   friend Result<Schedule> parse_schedule(std::string_view text);
-  explicit Schedule(std::variant<std::chrono::seconds, CronExpression> rule) : rule_(std::move(rule)) {}
+  explicit Schedule(std::variant<std::chrono::seconds, CronExpression> rule) : rule_(rule) {}
 
   std::variant<std::chrono::seconds, CronExpression> rule_;
 };

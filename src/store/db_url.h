@@ -16,8 +16,8 @@ struct DbUrl {
   // SQLite: the file path, or ":memory:". PostgreSQL: the URL unchanged
   // (libpq reads postgresql:// and postgres:// URLs itself).
   std::string target;
-  // The URL with any password replaced by "***": the only form of a URL
-  // that may appear in a message or a log line.
+  // The URL through redact_url() (base/redact.h): the only form of it that
+  // may appear in a message or a log line.
   std::string redacted;
 };
 
@@ -26,9 +26,5 @@ struct DbUrl {
 // postgres://... . Anything else is Errc::invalid_argument naming the
 // (redacted) URL.
 Result<DbUrl> parse_db_url(std::string_view url);
-
-// `url` with the password of its user-info part and any `password=` query
-// parameter replaced by "***".
-std::string redact_db_url(std::string_view url);
 
 }  // namespace dc::store_detail

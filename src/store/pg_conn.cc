@@ -89,7 +89,9 @@ int64_t PgResult::changed() const {
 
 Result<PgConnection> PgConnection::connect(const std::string& url, std::string describe) {
   const std::string connect_timeout = std::to_string(kPgConnectTimeoutS);
-  const std::string options = "-c statement_timeout=" + std::to_string(kPgStatementTimeoutMs);
+  const std::string options = "-c statement_timeout=" + std::to_string(kPgStatementTimeoutMs) +
+                              " -c idle_in_transaction_session_timeout=" +
+                              std::to_string(kPgIdleInTransactionTimeoutMs);
   // Keywords before "dbname" are defaults the URL may override; those after
   // it win over the URL (libpq processes them in order).
   const std::array<const char*, 11> keywords{"connect_timeout",

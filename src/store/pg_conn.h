@@ -2,7 +2,12 @@
 // PQclear and PQfreemem, and where a libpq failure becomes a dc::Error
 // (exactly once). Every wait has a deadline: connects time out after
 // kPgConnectTimeoutS, statements after kPgStatementTimeoutMs, and TCP
-// keepalives notice a vanished server.
+// keepalives notice a vanished server. A session that sits idle inside a
+// transaction for kPgIdleInTransactionTimeoutMs is ended by the server: a
+// process frozen mid-transaction (SIGSTOP, a stalled VM) would otherwise
+// hold its row locks, the manager lease's FOR SHARE among them, and block a
+// replacement's lease takeover for as long as it stays frozen. dc's
+// transactions run their statements back to back and never idle that long.
 //
 // Private to the store layer.
 #pragma once
@@ -22,6 +27,7 @@ namespace dc::store_detail {
 
 inline constexpr int kPgConnectTimeoutS = 10;
 inline constexpr int kPgStatementTimeoutMs = 30000;
+inline constexpr int kPgIdleInTransactionTimeoutMs = 5000;
 
 // Owns one PGresult.
 class PgResult {

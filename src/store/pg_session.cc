@@ -34,7 +34,7 @@ class PgCommandNotifier final : public CommandNotifier {
 
 }  // namespace
 
-Result<std::unique_ptr<PgSession>> PgSession::open(std::string url, std::string redacted) {
+Result<std::unique_ptr<PgSession>> PgSession::open(std::string url, const std::string& redacted) {
   auto conn = PgConnection::connect(url, "postgresql " + redacted);
   if (!conn) return conn.error();
   return std::unique_ptr<PgSession>(new PgSession(std::move(url), std::move(conn).value()));

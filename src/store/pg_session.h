@@ -21,7 +21,7 @@ namespace dc::store_detail {
 class PgSession final : public SqlSession {
  public:
   // `url` is passed to libpq; `redacted` names the database in messages.
-  static Result<std::unique_ptr<PgSession>> open(std::string url, std::string redacted);
+  static Result<std::unique_ptr<PgSession>> open(std::string url, const std::string& redacted);
 
   std::string_view backend() const override { return "postgresql"; }
   const std::string& describe() const override { return conn_.describe(); }

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "process/unique_fd.h"
+#include "base/unique_fd.h"
 #include "worker/work_queue.h"
 #include "worker/worker.h"
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "base/version.h"
 #include "daemon/command_line.h"
 #include "daemon/signals.h"
 #include "http/server.h"
@@ -19,8 +20,6 @@
 
 namespace dc::worker {
 namespace {
-
-constexpr std::string_view kVersion = "0.1.0";
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reopen{false};

@@ -1,6 +1,6 @@
 #include "worker/settings.h"
 
-#include "manager/settings.h"
+#include "source/broker_settings.h"
 #include "worker/exec_actor.h"
 
 namespace dc::worker {

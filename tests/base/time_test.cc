@@ -37,6 +37,14 @@ TEST(Time, RejectsMalformed) {
   }
 }
 
+TEST(Time, AcceptsTheLenientFormsTheHeaderNames) {
+  const auto reference = parse_iso8601("2025-01-15T10:30:00Z");
+  ASSERT_TRUE(reference);
+  EXPECT_EQ(parse_iso8601("2025-01-15t10:30:00z"), reference);
+  EXPECT_EQ(parse_iso8601("2025-01-15T11:30:00+0100"), reference);
+  EXPECT_EQ(parse_iso8601("2025-01-15T10:29:60Z"), reference) << "a leap second is the next minute's 0";
+}
+
 TEST(Time, EpochIsZero) { EXPECT_EQ(format_iso8601(from_unix_micros(0)), "1970-01-01T00:00:00Z"); }
 
 // Issue 11, item 12: an AMQP timestamp is any unsigned 64-bit count of

@@ -16,15 +16,6 @@
 
 namespace dc::broker::test {
 
-// The AMQP port for a private node: `offset` (5-9) above the shared test
-// broker's port (DC_TEST_RABBIT_PORT, default 56720), so that runs using
-// different broker ports (one per worktree or CI job) never start private
-// nodes on the same ports.
-inline int private_node_port(int offset) {
-  auto shared = dc::test::rabbit_endpoint();
-  return (shared ? shared->port : 56720) + offset;
-}
-
 class PrivateNode {
  public:
   // `port`: AMQP port; `extra_env`: more "NAME=value " pairs for the script.

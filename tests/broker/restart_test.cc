@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 TEST(BrokerFailure, FrozenBrokerKilledBrokerAndRestart) {
   DC_REQUIRE_RABBIT();
-  test::PrivateNode node(test::private_node_port(5));
+  test::PrivateNode node(dc::test::private_broker_port(5));
   std::string out;
   ASSERT_EQ(node.run("start", &out), 0) << out;
   CommandTopology topo{"dc_commands", "dc-restart-q", QueueType::classic};

@@ -42,15 +42,15 @@ TEST(Tls, VerifiesTheBrokerCertificate) {
   } cleanup{certs};
   ASSERT_TRUE(make_certificates(certs));
 
-  test::PrivateNode node(test::private_node_port(6),
-                         "DC_RABBIT_TLS_PORT=" + std::to_string(test::private_node_port(7)) +
+  test::PrivateNode node(dc::test::private_broker_port(6),
+                         "DC_RABBIT_TLS_PORT=" + std::to_string(dc::test::private_broker_port(7)) +
                              " DC_RABBIT_TLS_CA=" + certs + "/ca.pem DC_RABBIT_TLS_CERT=" + certs +
                              "/server.pem DC_RABBIT_TLS_KEY=" + certs + "/server.key");
   std::string out;
   ASSERT_EQ(node.run("start", &out), 0) << out;
 
   ConnectionSettings tls = node.settings();
-  tls.endpoints = {{"localhost", test::private_node_port(7)}};
+  tls.endpoints = {{"localhost", dc::test::private_broker_port(7)}};
   tls.tls.enabled = true;
   tls.tls.ca_file = certs + "/ca.pem";
 
@@ -91,7 +91,7 @@ TEST(Tls, VerifiesTheBrokerCertificate) {
   {
     SCOPED_TRACE("trusted CA but the certificate does not name the host");
     ConnectionSettings s = tls;
-    s.endpoints = {{"127.0.0.1", test::private_node_port(7)}};
+    s.endpoints = {{"127.0.0.1", dc::test::private_broker_port(7)}};
     auto conn = Connection::open(s);
     ASSERT_FALSE(conn.ok());
     EXPECT_EQ(conn.error().code(), Errc::auth) << conn.error().message();
@@ -117,7 +117,7 @@ TEST(Tls, VerifiesTheBrokerCertificate) {
   {
     SCOPED_TRACE("TLS client against the plain AMQP port: fails fast");
     ConnectionSettings s = tls;
-    s.endpoints = {{"localhost", test::private_node_port(6)}};
+    s.endpoints = {{"localhost", dc::test::private_broker_port(6)}};
     const auto start = std::chrono::steady_clock::now();
     auto conn = Connection::open(s);
     ASSERT_FALSE(conn.ok());
@@ -127,7 +127,7 @@ TEST(Tls, VerifiesTheBrokerCertificate) {
   {
     SCOPED_TRACE("plain client against the TLS port: fails within the connect timeout");
     ConnectionSettings s = node.settings();
-    s.endpoints = {{"127.0.0.1", test::private_node_port(7)}};
+    s.endpoints = {{"127.0.0.1", dc::test::private_broker_port(7)}};
     s.connect_timeout = 1500ms;
     const auto start = std::chrono::steady_clock::now();
     auto conn = Connection::open(s);

@@ -1,4 +1,4 @@
-// A command source with dcctl's semantics (SPEC §6.1, src/cli/issue.cc), fast
+// A command source with dcctl's semantics (SPEC §6.1, src/source/issue.cc), fast
 // enough for streams of thousands: record the command in the store first,
 // then publish it with one reused, confirmed publisher connection. A publish
 // that fails (broker down, link cut, exchange gone) leaves the row PENDING

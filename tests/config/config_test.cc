@@ -114,7 +114,7 @@ TEST_F(ConfigTest, ListKeyPrecedenceAndTomlArrays) {
   sources.env.clear();
   Config from_file = load_ok(sources);
   EXPECT_EQ(from_file.command_secrets, (std::vector<std::string>{"file-a", "file-b"}));
-  EXPECT_EQ(from_file.rabbit_hosts, (std::vector<HostPort>{{"f1", 5672}, {"f2", 5700}}));
+  EXPECT_EQ(from_file.rabbit_hosts, (std::vector<Endpoint>{{"f1", 5672}, {"f2", 5700}}));
   EXPECT_EQ(from_file.rabbit_host, "f1,f2:5700");
   sources.config_file.reset();
   EXPECT_TRUE(load_ok(sources).command_secrets.empty());
@@ -140,12 +140,12 @@ TEST_F(ConfigTest, HostsWithoutPortUseTheResolvedPort) {
   sources.env["DC_RABBIT_HOST"] = "h1,h2:5673,[::1]:5671,h3";
   sources.flags["rabbit_port"] = "5699";
   Config config = load_ok(sources);
-  EXPECT_EQ(config.rabbit_hosts, (std::vector<HostPort>{{"h1", 5699}, {"h2", 5673}, {"::1", 5671}, {"h3", 5699}}));
+  EXPECT_EQ(config.rabbit_hosts, (std::vector<Endpoint>{{"h1", 5699}, {"h2", 5673}, {"::1", 5671}, {"h3", 5699}}));
   EXPECT_EQ(config.rabbit_host, "h1,h2:5673,[::1]:5671,h3");
 
   ConfigSources port_only;
   port_only.flags["rabbit_port"] = "5700";
-  EXPECT_EQ(load_ok(port_only).rabbit_hosts, (std::vector<HostPort>{{"localhost", 5700}}));
+  EXPECT_EQ(load_ok(port_only).rabbit_hosts, (std::vector<Endpoint>{{"localhost", 5700}}));
 }
 
 TEST_F(ConfigTest, NoSourcesGivesTheDefaults) {
@@ -157,7 +157,6 @@ TEST_F(ConfigTest, NoSourcesGivesTheDefaults) {
   EXPECT_TRUE(config.rabbit_password_file.empty());
   EXPECT_EQ(config.rabbit_queue, "dc_manager");
   EXPECT_EQ(config.db_url, "sqlite://dc.sqlite3");
-  EXPECT_FALSE(config.metrics_address.has_value());
   EXPECT_EQ(config.command_max_age, 300);
 }
 
@@ -175,7 +174,6 @@ TEST_F(ConfigTest, DocumentedDefaultsMatchTheStruct) {
   EXPECT_EQ(config.rabbit_hosts, defaults.rabbit_hosts);
   EXPECT_EQ(config.rabbit_password, defaults.rabbit_password);
   EXPECT_EQ(config.command_secrets, defaults.command_secrets);
-  EXPECT_EQ(config.metrics_address, defaults.metrics_address);
 }
 
 TEST_F(ConfigTest, EmptyEnvironmentVariablesCountAsUnset) {

@@ -1,5 +1,5 @@
 // The broker dies and comes back (SPEC §6.1, §6.4). On a private RabbitMQ
-// node (port 56800) shared by both store backends, since a node start takes
+// node (the shared broker's port + 4) shared by both store backends, since a node start takes
 // 10-20 s: kill -9 the node; a command issued meanwhile is stored by dcctl
 // and carried out through the database poll within poll_interval + 1 s; a
 // manager started while the broker is down runs what waits for it; once the
@@ -18,7 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kPrivateBrokerPort = 56800;
+const int kPrivateBrokerPort = dc::test::private_broker_port(4);
 constexpr double kPollInterval = 1.0;  // DC_POLL_INTERVAL of World::base_env()
 
 double seconds_between(TimePoint from, TimePoint to) { return std::chrono::duration<double>(to - from).count(); }

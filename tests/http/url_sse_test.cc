@@ -6,20 +6,6 @@
 namespace dc {
 namespace {
 
-TEST(ListenAddress, SplitsHostAndPort) {
-  auto v4 = split_listen_address("127.0.0.1:8080");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->host, "127.0.0.1");
-  EXPECT_EQ(v4->port, 8080);
-  auto v6 = split_listen_address("[::1]:0");
-  ASSERT_TRUE(v6);
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, 0);
-  for (const char* bad : {"", "127.0.0.1", ":80", "host:", "host:65536", "host:-1", "[::1:80", "a b:80", "[::1]80"}) {
-    EXPECT_FALSE(split_listen_address(bad)) << bad;
-  }
-}
-
 TEST(HttpUrl, ParsesBaseUrls) {
   auto url = parse_http_url("http://127.0.0.1:8080");
   ASSERT_TRUE(url);

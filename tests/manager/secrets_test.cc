@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.h"
 #include "support/services.h"
 
 namespace dc {
@@ -28,28 +29,9 @@ namespace {
 constexpr const char* kPassword = "pw-Secret-4f9a1c";
 constexpr const char* kCommandSecret = "hmac-Secret-77b2e0";
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Starts `argv` with stdout+stderr to `log`; returns the pid.
-pid_t start(const std::vector<std::string>& args, const std::filesystem::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
+using test::slurp;
+using test::start_logged;
+using test::wait_exit;
 
 // A port that was free a moment ago on 127.0.0.1.
 int free_port() {
@@ -62,12 +44,6 @@ int free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 class Secrets : public ::testing::Test {
@@ -102,7 +78,7 @@ TEST_F(Secrets, NotInPrintConfig) {
   auto args = manager_args("127.0.0.1", 1);
   args.push_back("--print-config");
   const auto out = dir_ / "print.txt";
-  ASSERT_EQ(wait_exit(start(args, out)), 0);
+  ASSERT_EQ(wait_exit(start_logged(args, out)), 0);
   const std::string text = slurp(out);
   EXPECT_NE(text.find("\"rabbit_password\""), std::string::npos) << text;
   EXPECT_EQ(text.find(kPassword), std::string::npos) << text;
@@ -119,7 +95,7 @@ TEST_F(Secrets, NotInLogsMetricsOrProcessTitle) {
   args.push_back("--log-level");
   args.push_back("debug");
   const auto log = dir_ / "manager.log";
-  const pid_t pid = start(args, log);
+  const pid_t pid = start_logged(args, log);
   // The wrong password makes the broker refuse the login: the error is
   // logged, and the manager carries on in fallback mode.
   std::string text;

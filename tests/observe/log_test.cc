@@ -1,6 +1,9 @@
 #include "observe/log.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -163,6 +166,51 @@ TEST_F(LogTest, UnopenableFileIsAnIoErrorNamingIt) {
 TEST_F(LogTest, ReopenWithStderrLoggingIsANoOp) {
   ASSERT_TRUE(init_logging(LogOptions{}));
   EXPECT_TRUE(reopen_log_file());
+}
+
+// Issue 16: under systemd (StandardError=journal) every record carries its
+// syslog priority, so `journalctl -p warning` shows warnings and errors.
+TEST_F(LogTest, ToTheJournalEachRecordCarriesItsPriority) {
+  // Standard error becomes a file the journal "is": JOURNAL_STREAM names it.
+  const int saved = ::dup(STDERR_FILENO);
+  ASSERT_GE(saved, 0);
+  const std::string path = (dir_ / "journal.stream").string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_GE(::dup2(fd, STDERR_FILENO), 0);
+  ::close(fd);
+  struct stat info {};
+  ASSERT_EQ(::fstat(STDERR_FILENO, &info), 0);
+  ASSERT_EQ(::setenv("JOURNAL_STREAM", (std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino)).c_str(), 1),
+            0);
+  EXPECT_TRUE(stderr_is_journal());
+  LogOptions options;
+  options.level = spdlog::level::debug;
+  options.journal = stderr_is_journal();
+  ASSERT_TRUE(init_logging(options));
+  spdlog::debug("d");
+  spdlog::info("i");
+  spdlog::warn("w");
+  spdlog::error("e");
+  spdlog::critical("c");
+  ASSERT_TRUE(init_logging(LogOptions{}));
+  ::fflush(stderr);
+  ASSERT_GE(::dup2(saved, STDERR_FILENO), 0);
+  ::close(saved);
+  ::unsetenv("JOURNAL_STREAM");
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0].substr(0, 3), "<7>");
+  EXPECT_EQ(lines[1].substr(0, 3), "<6>");
+  EXPECT_EQ(lines[2].substr(0, 3), "<4>");
+  EXPECT_EQ(lines[3].substr(0, 3), "<3>");
+  EXPECT_EQ(lines[4].substr(0, 3), "<2>");
+  EXPECT_NE(lines[2].find("WARN w"), std::string::npos) << lines[2];
+  // Another stream, or none: not the journal.
+  ::setenv("JOURNAL_STREAM", "1:2", 1);
+  EXPECT_FALSE(stderr_is_journal());
+  ::unsetenv("JOURNAL_STREAM");
+  EXPECT_FALSE(stderr_is_journal());
 }
 
 TEST(LogOptionsParsing, ParsesFormatsAndLevels) {

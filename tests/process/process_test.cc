@@ -426,35 +426,5 @@ TEST(Reap, TryReapAndWaitExitReportRunningAndForeignProcesses) {
   }
 }
 
-TEST(ChildExitSignal, MakesChildExitsPollable) {
-  ScratchDir dir;
-  auto notifier = ChildExitSignal::install();
-  ASSERT_TRUE(notifier.ok()) << notifier.error().message();
-  auto second = ChildExitSignal::install();
-  ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.error().code(), Errc::conflict);
-
-  (*notifier)->clear();
-  auto spawned = spawn(shell_app(dir, "sigchld", "sleep 0.1; exit 6"));
-  ASSERT_TRUE(spawned.ok()) << spawned.error().message();
-  pollfd entry{(*notifier)->fd(), POLLIN, 0};
-  int ready;
-  do {  // the SIGCHLD handler itself interrupts poll (EINTR), as it would an event loop's
-    ready = ::poll(&entry, 1, 5000);
-  } while (ready < 0 && errno == EINTR);
-  ASSERT_EQ(ready, 1) << "no SIGCHLD within 5 s";
-  (*notifier)->clear();
-  entry.revents = 0;
-  EXPECT_EQ(::poll(&entry, 1, 0), 0) << "clear() left the fd readable";
-  const auto reaped = reap_children();
-  ASSERT_EQ(reaped.size(), 1u);
-  EXPECT_EQ(reaped[0].pid, spawned->process.pid);
-  EXPECT_EQ(reaped[0].exit_code, 6);
-
-  notifier->reset();
-  auto again = ChildExitSignal::install();
-  EXPECT_TRUE(again.ok()) << "uninstalling did not release the handler";
-}
-
 }  // namespace
 }  // namespace dc

@@ -23,6 +23,11 @@ std::optional<RabbitEndpoint> rabbit_endpoint() {
   return RabbitEndpoint{*host, std::atoi(port->c_str())};
 }
 
+int private_broker_port(int offset) {
+  auto shared = rabbit_endpoint();
+  return (shared ? shared->port : 56720) + offset;
+}
+
 std::optional<std::string> postgres_url() { return env("DC_TEST_PG_URL"); }
 
 int run_shell(const std::string& command, std::string* output) {

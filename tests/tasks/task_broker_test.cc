@@ -212,7 +212,7 @@ TEST(TaskBrokerDownTest, EnqueueFailsAtOnceWithAClearError) {
 // undecodable message.
 TEST(TaskBrokerKillTest, BrokerKilledDuringEnqueue) {
   DC_REQUIRE_RABBIT();
-  broker::test::PrivateNode node(broker::test::private_node_port(8));
+  broker::test::PrivateNode node(dc::test::private_broker_port(8));
   std::string out;
   ASSERT_EQ(node.run("start", &out), 0) << out;
   broker::ConnectionSettings settings = node.settings();

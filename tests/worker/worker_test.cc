@@ -294,7 +294,7 @@ namespace {
 // view (healthy()) follows.
 TEST(WorkerReconnectTest, ResumesAfterTheBrokerRestarts) {
   DC_REQUIRE_RABBIT();
-  broker::test::PrivateNode node(broker::test::private_node_port(9));
+  broker::test::PrivateNode node(dc::test::private_broker_port(9));
   std::string out;
   ASSERT_EQ(node.run("start", &out), 0) << out;
   Journal journal;
