@@ -4,13 +4,14 @@
 #   make test     whole suite: gcc build, sanitizer build, real services, fuzz
 #   make chaos    long fault-injection runs (regenerates docs/RELIABILITY.md)
 #   make bench    benchmarks (QUICK=1 for the short mode)
+#   make screenshots  the dashboard's screenshots in docs/images (a real browser)
 #   make build    just the release build; make format; make tidy
 BUILD      ?= build
 SAN_BUILD  ?= build-san
 JOBS       ?= 2
 CMAKE_ARGS ?=
 
-.PHONY: all deps bin build build-san run test unit chaos bench fuzz format tidy clean
+.PHONY: all deps bin build build-san run test unit chaos bench fuzz format tidy clean screenshots
 
 all: build
 
@@ -26,10 +27,10 @@ build-san: deps
 	    -DDC_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
 	@ninja -C $(SAN_BUILD) -j$(JOBS)
 
-# The demo needs only the two programs, not the test suite.
+# The demo needs only the three programs, not the test suite.
 bin: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DDC_WERROR=ON $(CMAKE_ARGS) >/dev/null
-	@ninja -C $(BUILD) -j$(JOBS) dc-manager dcctl
+	@ninja -C $(BUILD) -j$(JOBS) dc-manager dcctl dc-api
 
 run: bin
 	@./scripts/demo.sh
@@ -49,6 +50,14 @@ chaos: build
 
 bench: build
 	@QUICK=$(QUICK) ./scripts/bench.sh
+
+# Regenerates docs/images/dashboard*.png by running the browser tests with
+# screenshots on (they start their own broker, manager and dc-api).
+screenshots: bin
+	@mkdir -p docs/images
+	@DC_SCREENSHOT_DIR=$(CURDIR)/docs/images DC_API_BIN=$(CURDIR)/$(BUILD)/apps/dc-api \
+	  DC_MANAGER_BIN=$(CURDIR)/$(BUILD)/apps/dc-manager DCCTL_BIN=$(CURDIR)/$(BUILD)/apps/dcctl \
+	  ./tests/browser/run.sh
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

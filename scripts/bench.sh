@@ -70,7 +70,7 @@ emit() {
   echo "$1 $2" >>"$raw"
 }
 
-for f in "$bench_bin" "$manager_bin" "$dcctl_bin"; do
+for f in "$bench_bin" "$manager_bin" "$dcctl_bin" "$build/bench/dc-api-bench" "$build/apps/dc-api"; do
   [[ -x "$f" ]] || die "$f is missing: run 'make build' first (DC_BUILD_BENCH=ON)"
 done
 "$python" -c 'import pika' 2>/dev/null || die "pika is not importable by $python (scripts/install-deps.sh installs python3-pika)"
@@ -137,7 +137,7 @@ make_template() {
 
 pg_reset() {
   PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 "$pg_url" \
-    -c "DROP TABLE IF EXISTS commands, apps, managers, schema_version CASCADE" >/dev/null
+    -c "DROP TABLE IF EXISTS commands, apps, managers, events, schema_version CASCADE" >/dev/null
   "$dcctl_bin" --db-url "$pg_url" db init >/dev/null
 }
 
@@ -478,4 +478,10 @@ json.dump(meta, open(sys.argv[1], "w"))
 EOF
 "$python" "$tools" summarize "$raw" "$out/results.json"
 "$python" "$tools" report "$out/results.json" "$repo/docs/BENCHMARKS.md" --notes "$repo/bench/NOTES.md"
+
+# ------------------------------------------------------------ API (dc-api)
+
+# Its own script: merges the api.* keys into results.json and writes its
+# section at the end of docs/BENCHMARKS.md. It uses this run's broker.
+BUILD=$build BENCH_RABBIT_PORT=$rport QUICK=$quick "$repo/scripts/bench-api.sh" || die "bench-api.sh failed"
 log "results: $out/results.json; report: docs/BENCHMARKS.md"

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # The narrated demo behind `make run`: one dc-manager on the embedded default
-# (SQLite) with a private RabbitMQ node, driven by dcctl through the whole
-# command set, then through a broker outage (fallback to polling the
-# database) and back.
+# (SQLite) with a private RabbitMQ node and dc-api, driven by dcctl through the
+# whole command set, by curl and by dcctl's remote mode through dc-api, then
+# through a broker outage (fallback to polling the database) and back. It
+# ends with everything running: the dashboard's URL and a viewer and an
+# operator token are printed, and Ctrl-C stops it all cleanly.
 #
 # Everything lives under $BUILD/demo (wiped at the start of each run); the
-# broker listens on 127.0.0.1:$DEMO_RABBIT_PORT only. Whatever happens (a
-# failed step, Ctrl-C), the trap stops the manager and the broker.
-# Exit status: 0 when every step did what it should, 1 otherwise (130 on
-# Ctrl-C).
+# broker and dc-api listen on 127.0.0.1 only. Whatever happens (a failed
+# step, Ctrl-C), the trap stops dc-api, the manager and the broker.
+# Exit status: 0 when every step did what it should (and, at the end, on
+# Ctrl-C), 1 otherwise (130 on Ctrl-C before the end).
 #
 # Environment (optional):
-#   BUILD              build directory holding apps/dc-manager and apps/dcctl (default build)
+#   BUILD              build directory holding apps/dc-manager, apps/dcctl and apps/dc-api (default build)
 #   DEMO_RABBIT_PORT   AMQP port of the demo's broker (default 56750; the test broker uses 56720);
-#                      the manager's /metrics listens on the next port
+#                      the manager's /metrics listens on the next port, dc-api on the one after
+#   DEMO_WAIT          1 (default): keep everything running at the end until Ctrl-C;
+#                      0: shut down at once and exit (tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,12 +27,15 @@ readonly root build
 readonly demo=$build/demo
 readonly port=${DEMO_RABBIT_PORT:-56750}
 readonly metrics_port=$((port + 1))
+readonly api_port=$((port + 2))
+readonly wait_at_end=${DEMO_WAIT:-1}
 readonly manager_bin=$build/apps/dc-manager
 readonly dcctl_bin=$build/apps/dcctl
+readonly api_bin=$build/apps/dc-api
 readonly collector=$root/examples/collector
 readonly app=collector manager=manager_1
 
-for f in "$manager_bin" "$dcctl_bin"; do
+for f in "$manager_bin" "$dcctl_bin" "$api_bin"; do
   [[ -x $f ]] || {
     echo "demo: $f is missing; run 'make build' (or 'make run', which builds first)" >&2
     exit 1
@@ -125,12 +132,19 @@ expect_app() {
 
 broker() { DC_SERVICES_DIR=$demo/services DC_RABBIT_PORT=$port "$root/scripts/rabbitmq-local.sh" "$@"; }
 manager_pid=''
+api_pid=''
 broker_started=0
 manager_started=0
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [[ -n $api_pid ]] && kill -0 "$api_pid" 2>/dev/null; then
+    kill -TERM "$api_pid" 2>/dev/null || true
+    local api_deadline=$((SECONDS + 10))
+    while kill -0 "$api_pid" 2>/dev/null && ((SECONDS < api_deadline)); do sleep 0.1; done
+    kill -KILL "$api_pid" 2>/dev/null || true
+  fi
   if [[ -n $manager_pid ]] && kill -0 "$manager_pid" 2>/dev/null; then
     echo "demo: stopping dc-manager (pid $manager_pid)" >&2
     kill -TERM "$manager_pid" 2>/dev/null || true
@@ -179,7 +193,7 @@ printf '%sdc demo%s: one manager, SQLite, a private RabbitMQ on 127.0.0.1:%s; fi
 
 # A node left over from an interrupted run would keep old queue contents.
 if broker status >/dev/null 2>&1; then broker stop >/dev/null; fi
-for p in "$port" "$metrics_port"; do
+for p in "$port" "$metrics_port" "$api_port"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "demo: port $p is taken by another process; choose free ones with DEMO_RABBIT_PORT=..." >&2
     exit 1
@@ -197,6 +211,9 @@ log_dir = "$demo/logs"
 poll_interval = 0.5
 stop_timeout = 5
 metrics_listen = "127.0.0.1:$metrics_port"
+# dc-api (SPEC §8): the HTTP API and the dashboard.
+api_listen = "127.0.0.1:$api_port"
+api_tokens_file = "$demo/api-tokens"
 EOF
 
 step "Start a private RabbitMQ node"
@@ -216,6 +233,26 @@ manager_pid=$! manager_started=1
 say "  dc-manager pid $manager_pid, log ${demo#"$root"/}/manager.log"
 wait_for_mode 20 broker || fail "dc-manager did not reach broker mode within 20 s"
 run_dcctl managers
+
+step "Start dc-api (the HTTP API and dashboard) with two tokens"
+printf '%s$ dc-api token add demo-viewer --role viewer%s\n' "$dim" "$reset"
+viewer_token=$("$api_bin" token add demo-viewer --role viewer --quiet) || fail "dc-api token add failed"
+printf '%s$ dc-api token add demo-operator --role operator%s\n' "$dim" "$reset"
+operator_token=$("$api_bin" token add demo-operator --role operator --quiet) || fail "dc-api token add failed"
+printf '%s\n' "$operator_token" >"$demo/operator.token"
+chmod 600 "$demo/operator.token"
+say "  the tokens file holds only their SHA-256 hashes:"
+sed 's/^/    /' "$demo/api-tokens"
+"$api_bin" >"$demo/api.log" 2>&1 &
+api_pid=$!
+api_url=http://127.0.0.1:$api_port
+deadline=$((SECONDS + 20))
+until curl -fsS "$api_url/healthz" >/dev/null 2>&1; do
+  kill -0 "$api_pid" 2>/dev/null || fail "dc-api exited (see $demo/api.log)"
+  ((SECONDS < deadline)) || fail "dc-api did not answer within 20 s"
+  sleep 0.2
+done
+say "  dc-api pid $api_pid on $api_url, log ${demo#"$root"/}/api.log"
 
 step "START with args; they reach the app as DC_ARGS"
 issue start "$app" --args '{"company_id":"123456","monitoring":true}' --wait
@@ -249,6 +286,28 @@ step "STOP"
 issue stop "$app" --wait
 expect_app status STOPPED
 run_dcctl apps list
+
+step "START through dc-api, as any HTTP client would (waits up to 10 s for the outcome)"
+printf '%s$ curl -H "Authorization: Bearer $T" -d %s %s%s\n' "$dim" \
+  "'{\"app_id\":\"$app\",\"command\":\"START\",\"args\":{\"company_id\":\"123456\"}}'" \
+  "'$api_url/api/v1/commands?wait=10'" "$reset"
+answer=$(curl -sS -H "Authorization: Bearer $operator_token" \
+  -d "{\"app_id\":\"$app\",\"command\":\"START\",\"args\":{\"company_id\":\"123456\"}}" \
+  "$api_url/api/v1/commands?wait=10") || fail "POST /api/v1/commands failed"
+python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("  " + json.dumps({k: d.get(k) for k in ("command_id", "command_name", "issued_by", "published", "done")}))
+print("  outcome:", d["outcomes"][0]["flag_name"], "-", d["outcomes"][0]["result"])' <<<"$answer" ||
+  fail "the API answered: $answer"
+[[ $(json_get "d['outcomes'][0]['flag_name']" <<<"$answer") == EXECUTED ]] || fail "the API's START was not EXECUTED: $answer"
+[[ $(json_get "d['issued_by']" <<<"$answer") == demo-operator ]] || fail "issued_by is not the token's name"
+expect_app status RUNNING
+good "EXECUTED, issued_by = the token's name (demo-operator)"
+
+step "STOP with dcctl's remote mode: through dc-api, no database or broker credentials"
+issue stop "$app" --wait --api-url "$api_url" --api-token-file "$demo/operator.token"
+expect_app status STOPPED
 
 step "Kill the broker: the manager falls back to polling the database"
 broker kill | sed 's/^/  /'
@@ -291,7 +350,37 @@ grep -qx 'dc_commands_total{outcome="executed",path="poll"} 1' <<<"$metrics" ||
   fail "/metrics does not count the one command carried out through the database"
 grep -qx 'dc_broker_reconnects_total 1' <<<"$metrics" || fail "/metrics does not count the one reconnection"
 
-step "Shut down: SIGTERM to dc-manager, then stop the broker"
+if ((wait_at_end)); then
+  step "Everything is running: the dashboard"
+  say "  dashboard:       ${bold}$api_url/${reset}"
+  say "  viewer token:    $viewer_token"
+  say "  operator token:  $operator_token"
+  say "  (sign in with a token; START/STOP $app there or with curl as above, kill the broker with"
+  say "   'DC_SERVICES_DIR=${demo#"$root"/}/services DC_RABBIT_PORT=$port scripts/rabbitmq-local.sh kill'"
+  say "   and watch the manager turn to fallback)"
+  say "  Press Ctrl-C to stop dc-api, the manager and the broker."
+  stop_requested=0
+  trap 'stop_requested=1' INT TERM
+  while ((stop_requested == 0)); do
+    kill -0 "$manager_pid" 2>/dev/null || fail "dc-manager exited (see $demo/manager.log)"
+    kill -0 "$api_pid" 2>/dev/null || fail "dc-api exited (see $demo/api.log)"
+    sleep 0.5 &
+    wait $! 2>/dev/null || true
+  done
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  printf '\n'
+fi
+
+step "Shut down: SIGTERM to dc-api and dc-manager, then stop the broker"
+kill -TERM "$api_pid"
+deadline=$((SECONDS + 10))
+while kill -0 "$api_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+api_rc=0
+wait "$api_pid" || api_rc=$?
+api_pid=''
+((api_rc == 0)) || fail "dc-api exited with status $api_rc, expected 0"
+say "  dc-api exited with status 0"
 kill -TERM "$manager_pid"
 deadline=$((SECONDS + 30))
 while kill -0 "$manager_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done

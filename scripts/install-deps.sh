@@ -12,10 +12,16 @@ packages=(
   librabbitmq-dev libsqlite3-dev libpq-dev nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # HTTP (dc-api, /metrics): Boost.Beast and Asio, header-only, with OpenSSL
+  libboost1.81-dev
   # services the tests and the demo start privately
   rabbitmq-server postgresql sqlite3 openssl
-  # interop tests and the benchmark's reference peers (/usr/bin/python3)
-  python3 python3-pika
+  # interop tests and the benchmark's reference peers (/usr/bin/python3);
+  # jsonschema checks dc-api's OpenAPI document against the live server
+  python3 python3-pika python3-jsonschema
+  # the dashboard's browser tests: Playwright (npm, tests/browser) drives
+  # Debian's chromium headless; no browser is ever downloaded
+  chromium
   # misc tools used by scripts; faketime: a manager with a skewed clock in
   # the lease test; util-linux: unshare (managers as pid 1 of their own pid
   # namespace, like containers)
@@ -27,6 +33,15 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+# Node.js and npm for the browser tests: Debian's, unless a node with npm is
+# already installed (say from NodeSource, whose nodejs bundles npm and
+# conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+  for p in nodejs npm; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  done
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages present"

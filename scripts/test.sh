@@ -38,13 +38,15 @@ summary=$root/$build/test-summary.txt
 echo "== release build: all tests"
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 300 | tee -a "$summary" || status=1
 
-# The fault-injection run (chaos_short) is timing-heavy and already runs on
-# the release build; every other test, the end-to-end suite against the
-# sanitized dc-manager included, runs again under ASan+UBSan.
-echo "== sanitizer build (ASan+UBSan): all tests but the fault-injection run"
+# The fault-injection run (chaos_short) is timing-heavy and the demo run
+# (demo_runs_to_the_end) repeats steps the end-to-end suites cover; both run
+# on the release build only. Every other test, the end-to-end and browser
+# suites against the sanitized dc-manager and dc-api included, runs again
+# under ASan+UBSan.
+echo "== sanitizer build (ASan+UBSan): all tests but the fault-injection and demo runs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$san_build" --output-on-failure -j"$jobs" --timeout 600 -E '^chaos_short$' | tee -a "$summary" ||
-  status=1
+  ctest --test-dir "$san_build" --output-on-failure -j"$jobs" --timeout 600 -E '^(chaos_short|demo_runs_to_the_end)$' |
+  tee -a "$summary" || status=1
 
 echo "== fuzzing the parsers briefly"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20} ./scripts/fuzz.sh || { status=1; echo "make test: a fuzz target failed"; }

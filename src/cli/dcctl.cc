@@ -10,11 +10,11 @@
 #include "base/redact.h"
 #include "base/strings.h"
 #include "base/version.h"
+#include "cli/backend.h"
 #include "cli/task_commands.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
 #include "schedule/schedule.h"
-#include "source/issue.h"
 
 namespace dc {
 namespace {
@@ -44,24 +44,6 @@ struct IssueOptions {
   bool json_out = false;
 };
 
-// Polls the store until every row of `cmd_id` has an outcome or `timeout`
-// passes. Returns the final rows.
-Result<std::vector<CommandRecord>> wait_for_outcome(Store& store, const std::string& cmd_id, double timeout_s,
-                                                    bool& timed_out) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  auto delay = std::chrono::milliseconds(20);
-  for (;;) {
-    auto rows = store.get_command(cmd_id);
-    if (!rows) return rows.error();
-    bool done = true;
-    for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
-    timed_out = !done;
-    if (done || std::chrono::steady_clock::now() >= deadline) return rows;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(250));
-  }
-}
-
 int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
   if (opt.all == !opt.app_id.empty()) {
     std::cerr << "dcctl: give either APP_ID or --all, e.g. 'dcctl " << to_lower_name(name) << " demo' or 'dcctl "
@@ -72,8 +54,8 @@ int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
     std::cerr << "dcctl: --manager goes with --all (a single app's manager comes from the registry)\n";
     return kExitUsage;
   }
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
 
   IssueRequest request;
   request.name = name;
@@ -81,7 +63,7 @@ int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
   if (!opt.manager.empty()) request.manager = opt.manager;
   request.args_json = opt.args;
   request.issued_by = opt.issued_by;
-  auto report = issue_command(**store, config, request);
+  auto report = (*backend)->issue(request);
   if (!report) return fail(report.error());
 
   json out;
@@ -110,7 +92,7 @@ int run_issue(CmdName name, const IssueOptions& opt, const Config& config) {
   int code = kExitOk;
   if (opt.wait >= 0 && !report->rows.empty()) {
     bool timed_out = false;
-    auto rows = wait_for_outcome(**store, report->command.id, opt.wait, timed_out);
+    auto rows = (*backend)->wait_for_outcome(report->command.id, opt.wait, timed_out);
     if (!rows) return fail(rows.error());
     json outcomes = json::array();
     bool all_executed = true;
@@ -162,9 +144,9 @@ int run_apps_add(const Config& config, App app, const std::string& exec_text) {
     app.schedule = parsed->to_string();
   }
   if (app.name.empty()) app.name = app.app_id;
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  if (auto st = (*store)->add_app(app); !st) return fail(st.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  if (auto st = (*backend)->add_app(app); !st) return fail(st.error());
   std::cout << "app " << app.app_id << " added (manager " << app.manager << ")\n";
   return kExitOk;
 }
@@ -177,11 +159,11 @@ void print_app(const App& app) {
 }
 
 int run_apps_list(const Config& config, const std::string& manager, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
   AppFilter filter;
   if (!manager.empty()) filter.manager = manager;
-  auto apps = (*store)->list_apps(filter);
+  auto apps = (*backend)->list_apps(filter);
   if (!apps) return fail(apps.error());
   if (json_out) {
     json arr = json::array();
@@ -202,9 +184,9 @@ int run_apps_list(const Config& config, const std::string& manager, bool json_ou
 }
 
 int run_apps_show(const Config& config, const std::string& app_id, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  auto app = (*store)->get_app(app_id);
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  auto app = (*backend)->get_app(app_id);
   if (!app) return fail(app.error());
   if (!*app) return fail(Error(Errc::not_found, "unknown app '" + app_id + "'"));
   if (json_out) {
@@ -216,9 +198,9 @@ int run_apps_show(const Config& config, const std::string& app_id, bool json_out
 }
 
 int run_apps_remove(const Config& config, const std::string& app_id) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  if (auto st = (*store)->remove_app(app_id); !st) return fail(st.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  if (auto st = (*backend)->remove_app(app_id); !st) return fail(st.error());
   std::cout << "app " << app_id << " removed\n";
   return kExitOk;
 }
@@ -237,13 +219,13 @@ void print_commands(const std::vector<CommandRecord>& records) {
 }
 
 int run_commands_list(const Config& config, const std::string& app_id, bool pending, int limit, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
   CommandFilter filter;
   if (!app_id.empty()) filter.app_id = app_id;
   filter.pending_only = pending;
   filter.limit = limit;
-  auto records = (*store)->list_commands(filter);
+  auto records = (*backend)->list_commands(filter);
   if (!records) return fail(records.error());
   if (json_out) {
     json arr = json::array();
@@ -256,9 +238,9 @@ int run_commands_list(const Config& config, const std::string& app_id, bool pend
 }
 
 int run_commands_show(const Config& config, const std::string& cmd_id, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  auto records = (*store)->get_command(cmd_id);
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  auto records = (*backend)->get_command(cmd_id);
   if (!records) return fail(records.error());
   if (records->empty()) return fail(Error(Errc::not_found, "unknown command '" + cmd_id + "'"));
   if (json_out) {
@@ -272,22 +254,22 @@ int run_commands_show(const Config& config, const std::string& cmd_id, bool json
 }
 
 int run_managers(const Config& config, bool json_out) {
-  auto store = Store::open(config.db_url);
-  if (!store) return fail(store.error());
-  auto managers = (*store)->list_managers();
+  auto backend = open_backend(config);
+  if (!backend) return fail(backend.error());
+  // Live: seen within the lease time the managers are configured with
+  // (decided by the backend; dc-api decides by the database's clock).
+  auto managers = (*backend)->list_managers();
   if (!managers) return fail(managers.error());
-  // Live: seen within the lease time the managers are configured with.
-  const std::chrono::milliseconds lease_ttl = std::chrono::seconds(config.lease_ttl);
-  const TimePoint t = now();
   if (json_out) {
     json arr = json::array();
-    for (const auto& m : *managers) arr.push_back(to_json(m, t, lease_ttl));
+    for (const auto& m : *managers) arr.push_back(to_json(m));
     std::cout << arr.dump(2) << '\n';
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& m : *managers) {
-    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, manager_live(m, t, lease_ttl) ? "yes" : "no",
+  for (const auto& view : *managers) {
+    const ManagerRecord& m = view.record;
+    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, view.live ? "yes" : "no",
                     format_iso8601(m.last_seen), format_iso8601(m.started_at), m.version});
   }
   print_table(std::cout, {"NAME", "HOST", "PID", "MODE", "LIVE", "LAST_SEEN", "STARTED_AT", "VERSION"}, rows);
@@ -295,6 +277,10 @@ int run_managers(const Config& config, bool json_out) {
 }
 
 int run_db_init(const Config& config) {
+  if (!config.api_url.empty()) {
+    std::cerr << "dcctl: db init works on the database itself; run it without api_url, where db_url reaches it\n";
+    return kExitUsage;
+  }
   auto store = Store::open(config.db_url);
   if (!store) return fail(store.error());
   auto version = (*store)->schema_version();
@@ -368,6 +354,7 @@ void add_issue_commands(CLI::App& app, Request& r) {
 // apps add|list|show|remove
 void add_apps_commands(CLI::App& app, Request& r) {
   auto* apps = app.add_subcommand("apps", "Manage the app registry");
+  apps->fallthrough();  // configuration flags may follow the subcommand's own
   apps->require_subcommand(1);
   r.apps_add = apps->add_subcommand("add", "Register an app");
   r.apps_add->fallthrough();
@@ -394,6 +381,7 @@ void add_apps_commands(CLI::App& app, Request& r) {
 // commands list|show, managers, db init
 void add_inspection_commands(CLI::App& app, Request& r) {
   auto* commands = app.add_subcommand("commands", "Inspect the command log");
+  commands->fallthrough();
   commands->require_subcommand(1);
   r.commands_list = commands->add_subcommand("list", "List commands, newest first");
   r.commands_list->fallthrough();
@@ -410,6 +398,7 @@ void add_inspection_commands(CLI::App& app, Request& r) {
   r.managers->fallthrough();
   r.managers->add_flag("--json", r.json_out, "Print one JSON document");
   auto* db = app.add_subcommand("db", "Database maintenance");
+  db->fallthrough();
   db->require_subcommand(1);
   r.db_init = db->add_subcommand("init", "Create or migrate the schema");
   r.db_init->fallthrough();
@@ -440,7 +429,8 @@ std::string to_lower_name(CmdName name) { return to_lower(to_string(name)); }
 int dcctl_main(int argc, char** argv) {
   CLI::App app{
       "dcctl: issue commands to dc managers and inspect the registry.\n"
-      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml)."};
+      "Shares dc-manager's configuration (flags, DC_* environment, dc.toml). With --api-url and\n"
+      "--api-token-file it goes through dc-api instead of the database and the broker."};
   app.name("dcctl");
   app.set_version_flag("--version", "dcctl " + std::string(kVersion), "Print the version and exit");
   app.require_subcommand(1);

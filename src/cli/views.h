@@ -1,23 +1,15 @@
-// How dcctl (and later the HTTP API) shows store records: one JSON shape per
-// record type, and aligned text tables for people.
+// How dcctl shows store records to people: aligned text tables. The JSON
+// shape of each record (--json, and dc-api's) is views/json.h.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 #include "store/store.h"
+#include "views/json.h"
 
 namespace dc {
-
-nlohmann::json to_json(const App& app);
-nlohmann::json to_json(const CommandRecord& record);
-nlohmann::json to_json(const ManagerRecord& manager, TimePoint now, std::chrono::milliseconds lease_ttl);
-
-// A manager is live when not stopped and seen within the lease TTL.
-bool manager_live(const ManagerRecord& manager, TimePoint now, std::chrono::milliseconds lease_ttl);
 
 // A plain text table: a header row, then rows, columns padded to the widest
 // cell. Cells are printed as given except control characters, which are

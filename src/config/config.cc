@@ -696,16 +696,38 @@ Result<Config> resolve(const Layers& layers) {
   r.integer("task_max_body", config.task_max_body, 1024, int64_t{128} * 1024 * 1024,
             "a size in bytes (1024-134217728)");
   config.actors = layers.actors;
+  r.text("api_listen", config.api_listen, [](std::string_view value) -> std::string {
+    // The parser dc-api listens with: what passes here can be served.
+    Result<Endpoint> address = parse_listen_address(value);
+    return address.ok() ? std::string() : address.error().message();
+  });
+  r.text("api_tokens_file", config.api_tokens_file, control_char_problem);
+  r.text("api_tls_cert", config.api_tls_cert, control_char_problem);
+  r.text("api_tls_key", config.api_tls_key, control_char_problem);
+  r.integer("api_max_body", config.api_max_body, 1024, 64 * 1024 * 1024, "a size in bytes (1024-67108864)");
+  r.seconds("api_request_timeout", config.api_request_timeout, 1, 3600, "a timeout in seconds (1-3600)");
+  r.text("api_url", config.api_url, [](std::string_view value) -> std::string {
+    if (value.empty()) return {};
+    if (!value.starts_with("http://") && !value.starts_with("https://")) {
+      return "'" + std::string(value) + "' is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)";
+    }
+    return control_char_problem(value);
+  });
+  r.text("api_token_file", config.api_token_file, control_char_problem);
 
-  // A client certificate is useless without its key and vice versa.
-  if (config.rabbit_tls_cert.empty() != config.rabbit_tls_key.empty()) {
-    bool cert_given = !config.rabbit_tls_cert.empty();
-    std::string_view given = cert_given ? "rabbit_tls_cert" : "rabbit_tls_key";
-    std::string_view missing = cert_given ? "rabbit_tls_key" : "rabbit_tls_cert";
+  // A certificate is useless without its key and vice versa.
+  const auto require_pair = [&](const std::string& cert, const std::string& key, std::string_view cert_key,
+                                std::string_view key_key) {
+    if (cert.empty() == key.empty()) return;
+    const bool cert_given = !cert.empty();
+    std::string_view given = cert_given ? cert_key : key_key;
+    std::string_view missing = cert_given ? key_key : cert_key;
     if (const Setting* setting = layers.pick(given)) {
       r.fail(given, "is set but " + std::string(missing) + " is not; give both or neither", setting->origin);
     }
-  }
+  };
+  require_pair(config.rabbit_tls_cert, config.rabbit_tls_key, "rabbit_tls_cert", "rabbit_tls_key");
+  require_pair(config.api_tls_cert, config.api_tls_key, "api_tls_cert", "api_tls_key");
 
   if (r.problems().empty()) return config;
   std::string message;
@@ -831,6 +853,14 @@ std::string config_to_json(const Config& config) {
     actors[actor.name] = std::move(a);
   }
   json["actors"] = std::move(actors);
+  json["api_listen"] = config.api_listen;
+  json["api_tokens_file"] = optional_text(config.api_tokens_file);
+  json["api_tls_cert"] = optional_text(config.api_tls_cert);
+  json["api_tls_key"] = optional_text(config.api_tls_key);
+  json["api_max_body"] = config.api_max_body;
+  json["api_request_timeout"] = config.api_request_timeout;
+  json["api_url"] = optional_text(config.api_url);
+  json["api_token_file"] = optional_text(config.api_token_file);
   // Config values are validated text, but a Config built by hand may hold
   // invalid UTF-8: replace rather than throw.
   return json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

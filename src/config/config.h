@@ -77,6 +77,16 @@ struct Config {
   int task_max_priority = 0;             // x-max-priority of task queues; 0 = none
   int task_max_body = 1048576;           // bytes
   std::vector<ActorConfig> actors;       // [actors.NAME] tables of the file, in name order
+  // dc-api (SPEC §8)
+  std::string api_listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
+  std::string api_tokens_file;                // NAME ROLE SHA256 lines; empty = every request is 401
+  std::string api_tls_cert;                   // PEM; with api_tls_key: HTTPS
+  std::string api_tls_key;
+  int api_max_body = 65536;           // bytes; larger request bodies get 413
+  double api_request_timeout = 10.0;  // seconds for a request head and body to arrive
+  // dcctl's remote mode: talk to dc-api instead of the database and broker
+  std::string api_url;         // http(s)://host:port; empty = off
+  std::string api_token_file;  // a file holding the bearer token
 
   // The manager's name is its queue's name.
   const std::string& manager_name() const { return rabbit_queue; }

@@ -54,6 +54,19 @@ const std::vector<ConfigKey>& config_keys() {
       {"task_max_priority", "0", "x-max-priority of task queues (0 = none, else 1-255; Dramatiq's max_priority)", false,
        "N"},
       {"task_max_body", "1048576", "largest task message body in bytes; larger ones are dead-lettered", false, "BYTES"},
+      {"api_listen", "127.0.0.1:8080", "dc-api: host:port to serve the API and dashboard on ([::1]:8080 for IPv6)",
+       false, "HOST:PORT"},
+      {"api_tokens_file", "", "dc-api: file of 'NAME ROLE SHA256' token lines (empty = every request is 401)", false,
+       "PATH"},
+      {"api_tls_cert", "", "dc-api: certificate chain (PEM) to serve HTTPS; needs api_tls_key", false, "PATH"},
+      {"api_tls_key", "", "dc-api: private key (PEM) for api_tls_cert", false, "PATH"},
+      {"api_max_body", "65536", "dc-api: largest request body in bytes; larger ones get 413 (1024-67108864)", false,
+       "BYTES"},
+      {"api_request_timeout", "10", "dc-api: seconds a request's head and body may take to arrive (1-3600)", false,
+       "SECONDS"},
+      {"api_url", "", "dcctl: talk to dc-api at this URL (http(s)://host:port) instead of the database and broker",
+       false, "URL"},
+      {"api_token_file", "", "dcctl: file holding the bearer token for api_url", false, "PATH"},
   };
   return keys;
 }

@@ -12,8 +12,8 @@
 #include "base/version.h"
 #include "daemon/command_line.h"
 #include "daemon/signals.h"
+#include "http/server.h"
 #include "manager/manager.h"
-#include "observe/http_server.h"
 #include "observe/log.h"
 
 namespace dc {
@@ -81,7 +81,7 @@ int manager_main(int argc, char** argv) {
       return 1;
     }
     metrics = std::move(*server);
-    spdlog::info("serving /metrics and /healthz on {}", to_string(metrics->endpoint()));
+    spdlog::info("serving /metrics and /healthz on {}", metrics->address());
   }
   const int code = (*manager)->run();
   if (metrics) metrics->stop();

@@ -22,8 +22,8 @@ class PgCommandNotifier final : public CommandNotifier {
     auto count = conn_.consume_notifications();
     if (!count) {
       return count.error().with_context(
-          "command notifier lost its connection; create a new one with "
-          "listen_for_commands()");
+          "notifier lost its connection; create a new one with "
+          "listen_for_commands() or listen_for_events()");
     }
     return count;
   }
@@ -108,10 +108,14 @@ Status PgSession::notify_commands(std::string_view payload) {
   return ok_status();
 }
 
-Result<std::unique_ptr<CommandNotifier>> PgSession::listen() {
+Result<std::unique_ptr<CommandNotifier>> PgSession::listen(std::string_view channel) {
   auto conn = PgConnection::connect(url_, conn_.describe() + " (listener)");
   if (!conn) return conn.error();
-  auto listening = conn->exec("LISTEN " + std::string(kCommandsChannel), {});
+  // A channel is an identifier, not a parameter: only our own constants.
+  if (channel != kCommandsChannel && channel != kEventsChannel) {
+    return Error(Errc::invalid_argument, "unknown notification channel " + std::string(channel));
+  }
+  auto listening = conn->exec("LISTEN " + std::string(channel), {});
   if (!listening) return listening.error();
   return std::unique_ptr<CommandNotifier>(std::make_unique<PgCommandNotifier>(std::move(conn).value()));
 }

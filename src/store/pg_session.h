@@ -18,9 +18,6 @@
 
 namespace dc::store_detail {
 
-// The channel record_command notifies and listeners LISTEN on.
-inline constexpr std::string_view kCommandsChannel = "dc_commands";
-
 class PgSession final : public SqlSession {
  public:
   // `url` is passed to libpq; `redacted` names the database in messages.
@@ -35,7 +32,7 @@ class PgSession final : public SqlSession {
   void rollback() override;
   Status lock_for_migration() override;
   Status notify_commands(std::string_view payload) override;
-  Result<std::unique_ptr<CommandNotifier>> listen() override;
+  Result<std::unique_ptr<CommandNotifier>> listen(std::string_view channel) override;
   const std::vector<Migration>& migrations() const override { return postgres_migrations(); }
 
  private:

@@ -85,6 +85,21 @@ const std::vector<Migration>& sqlite_migrations() {
            "ALTER TABLE commands ADD COLUMN recorded INTEGER NOT NULL DEFAULT 1 CHECK (recorded IN (0, 1))",
            "ALTER TABLE managers ADD COLUMN instance TEXT NOT NULL DEFAULT ''",
        }},
+      // Issue 13: the event log dc-api streams (written in the transaction
+      // of each change it reports), whether a manager's loss of liveness
+      // has been logged, and the path of an app's last command in its
+      // mirror.
+      {3,
+       {
+           "CREATE TABLE events ("
+           " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+           " at TEXT NOT NULL,"
+           " kind TEXT NOT NULL CHECK (kind IN ('command', 'app', 'manager')),"
+           " subject TEXT NOT NULL,"
+           " data TEXT NOT NULL)",
+           "ALTER TABLE managers ADD COLUMN reported_live INTEGER NOT NULL DEFAULT 1 CHECK (reported_live IN (0, 1))",
+           "ALTER TABLE apps ADD COLUMN cmd_path TEXT CHECK (cmd_path IN ('broker', 'poll'))",
+       }},
   };
   return migrations;
 }
@@ -154,6 +169,17 @@ const std::vector<Migration>& postgres_migrations() {
            "ALTER TABLE commands ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
            "ALTER TABLE commands ADD COLUMN recorded BOOLEAN NOT NULL DEFAULT TRUE",
            "ALTER TABLE managers ADD COLUMN instance TEXT NOT NULL DEFAULT ''",
+       }},
+      {3,
+       {
+           "CREATE TABLE events ("
+           " seq BIGSERIAL PRIMARY KEY,"
+           " at TEXT COLLATE \"C\" NOT NULL,"
+           " kind TEXT NOT NULL CHECK (kind IN ('command', 'app', 'manager')),"
+           " subject TEXT NOT NULL,"
+           " data TEXT NOT NULL)",
+           "ALTER TABLE managers ADD COLUMN reported_live BOOLEAN NOT NULL DEFAULT TRUE",
+           "ALTER TABLE apps ADD COLUMN cmd_path TEXT CHECK (cmd_path IN ('broker', 'poll'))",
        }},
   };
   return migrations;

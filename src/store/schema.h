@@ -15,7 +15,7 @@
 namespace dc::store_detail {
 
 // The version this build writes (Store::current_schema_version()).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct Migration {
   int version;  // the schema version after this migration

@@ -25,6 +25,11 @@ namespace dc::store_detail {
 
 // One bound value: SQL NULL, an integer, or text (which may hold any bytes,
 // including NUL; a backend that cannot store such text refuses it).
+// The notification channels (PostgreSQL): record_command notifies the first,
+// every transaction that logs events the second.
+inline constexpr std::string_view kCommandsChannel = "dc_commands";
+inline constexpr std::string_view kEventsChannel = "dc_events";
+
 using SqlValue = std::variant<std::monostate, int64_t, std::string>;
 
 struct SqlParam {
@@ -88,8 +93,9 @@ class SqlSession {
   // mechanism (SQLite).
   virtual Status notify_commands(std::string_view payload) = 0;
 
-  // A notifier on its own connection, or nullptr (SQLite).
-  virtual Result<std::unique_ptr<CommandNotifier>> listen() = 0;
+  // A notifier on its own connection LISTENing on `channel`, or nullptr
+  // (SQLite).
+  virtual Result<std::unique_ptr<CommandNotifier>> listen(std::string_view channel) = 0;
 
   // The schema migrations in this backend's dialect, oldest first.
   virtual const std::vector<Migration>& migrations() const = 0;

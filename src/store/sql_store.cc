@@ -7,6 +7,7 @@
 
 #include "base/names.h"
 #include "store/codec.h"
+#include "store/event_log.h"
 #include "store/schema.h"
 
 namespace dc::store_detail {
@@ -16,7 +17,7 @@ namespace {
 // Column lists, in the order the decoders below read them.
 constexpr std::string_view kAppColumns =
     "app_id, name, manager, exec, schedule, disable, status, pid, proc_start, exit_code, started_at, stopped_at, "
-    "next_run_at, cmd, cmd_flag, cmd_id, cmd_issued_by, cmd_args, cmd_result, registered_at";
+    "next_run_at, cmd, cmd_flag, cmd_id, cmd_issued_by, cmd_args, cmd_result, registered_at, cmd_path";
 constexpr std::string_view kCommandColumns =
     "seq, cmd_id, app_id, target, command, args, issued_by, issued_at, flag, claimed_by, claimed_at, executed_at, "
     "result, path, claimed_instance, signature, recorded";
@@ -138,6 +139,13 @@ Result<App> decode_app(const SqlRow& row) {
   app.cmd_result = r.optional_text(18);
   app.registered_at = r.optional_time(19, "registered_at");
   if (r.error()) return *r.error();
+  if (const auto path = r.optional_text(20)) {
+    app.cmd_path = delivery_path_from_string(*path);
+    if (!app.cmd_path) {
+      return schema_error("apps row " + quoted(app.app_id) + ": column cmd_path holds " + quoted(*path) +
+                          ", not 'broker' or 'poll'");
+    }
+  }
   return app;
 }
 
@@ -262,7 +270,13 @@ class SqlStore final : public Store {
   Result<TimePoint> database_time() override;
   Result<std::vector<ManagerRecord>> list_managers() override;
 
-  Result<std::unique_ptr<CommandNotifier>> listen_for_commands() override { return db_->listen(); }
+  Result<std::unique_ptr<CommandNotifier>> listen_for_commands() override { return db_->listen(kCommandsChannel); }
+
+  Result<std::vector<StoreEvent>> events_after(int64_t after_seq, int limit) override;
+  Result<EventBounds> event_bounds() override;
+  Result<int64_t> prune_events(TimePoint before, int64_t keep_at_least) override;
+  Result<std::vector<ManagerRecord>> report_lost_managers(std::chrono::milliseconds lease_ttl) override;
+  Result<std::unique_ptr<CommandNotifier>> listen_for_events() override { return db_->listen(kEventsChannel); }
 
  private:
   // The bodies of claim() and finish(), for use inside a write transaction.
@@ -290,6 +304,11 @@ class SqlStore final : public Store {
   std::string_view share_lock() const { return db_->backend() == "postgresql" ? " FOR SHARE" : ""; }
   // The database's clock, for leases.
   Result<TimePoint> database_now();
+  // Logs `event` with the write transaction in progress: it is appended by
+  // the transaction's last statement, and goes if the transaction does.
+  void log_event(PendingEvent event) { events_.push_back(std::move(event)); }
+  // Appends the logged events (write_transaction, just before COMMIT).
+  Status append_events();
   // The app's state and mirror after a finished command (nothing when the
   // outcome carries no app state). `inserted_from`: the record the row was
   // just inserted from, so its values need not be read back; or nullptr.
@@ -334,8 +353,13 @@ class SqlStore final : public Store {
     if (auto begun = db_->begin_write(); !begun) return R(begun.error().with_context(what));
     transaction_open_ = true;
     doomed_ = false;
+    events_.clear();
     R result = body();
+    if (result && !doomed_ && !events_.empty()) {
+      if (auto appended = append_events(); !appended) result = R(appended.error());
+    }
     transaction_open_ = false;
+    events_.clear();
     if (result && doomed_) result = R(Error(Errc::internal, "an operation inside the transaction failed"));
     if (!result) {
       db_->rollback();
@@ -358,8 +382,9 @@ class SqlStore final : public Store {
   }
 
   std::unique_ptr<SqlSession> db_;
-  bool transaction_open_ = false;  // inside write_transaction()
-  bool doomed_ = false;            // something inside it failed
+  bool transaction_open_ = false;     // inside write_transaction()
+  bool doomed_ = false;               // something inside it failed
+  std::vector<PendingEvent> events_;  // logged inside the open write transaction
 };
 
 // ---------------------------------------------------------------- schema
@@ -424,15 +449,18 @@ Status SqlStore::add_app(const App& app) {
   if (auto st = validate_registry_fields(app); !st) return st.error().with_context(what);
   auto exec = encode_exec(app.exec);
   if (!exec) return exec.error().with_context(what);
-  auto rows =
-      run("INSERT INTO apps (app_id, name, manager, exec, schedule, disable, status, registered_at) "
-          "VALUES ($1, $2, $3, $4, $5, $6, 'STOPPED', $7) ON CONFLICT (app_id) DO NOTHING RETURNING app_id",
-          {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
-           text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
-           integer("apps.disable", app.disable ? 1 : 0), text("apps.registered_at", format_db_time(now()))});
-  if (!rows) return rows.error().with_context(what);
-  if (rows->empty()) return Error(Errc::conflict, what + ": it already exists; use update or remove it first");
-  return ok_status();
+  return write_transaction(what, [&]() -> Status {
+    auto rows =
+        run("INSERT INTO apps (app_id, name, manager, exec, schedule, disable, status, registered_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, 'STOPPED', $7) ON CONFLICT (app_id) DO NOTHING RETURNING app_id",
+            {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
+             text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
+             integer("apps.disable", app.disable ? 1 : 0), text("apps.registered_at", format_db_time(now()))});
+    if (!rows) return rows.error();
+    if (rows->empty()) return Error(Errc::conflict, "it already exists; use update or remove it first");
+    log_event(app_registry_event("added", app));
+    return ok_status();
+  });
 }
 
 Status SqlStore::update_app(const App& app) {
@@ -440,23 +468,29 @@ Status SqlStore::update_app(const App& app) {
   if (auto st = validate_registry_fields(app); !st) return st.error().with_context(what);
   auto exec = encode_exec(app.exec);
   if (!exec) return exec.error().with_context(what);
-  auto rows =
-      run("UPDATE apps SET name = $2, manager = $3, exec = $4, schedule = $5, disable = $6 WHERE app_id = $1 "
-          "RETURNING app_id",
-          {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
-           text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
-           integer("apps.disable", app.disable ? 1 : 0)});
-  if (!rows) return rows.error().with_context(what);
-  if (rows->empty()) return Error(Errc::not_found, what + ": no such app; add it first");
-  return ok_status();
+  return write_transaction(what, [&]() -> Status {
+    auto rows =
+        run("UPDATE apps SET name = $2, manager = $3, exec = $4, schedule = $5, disable = $6 WHERE app_id = $1 "
+            "RETURNING app_id",
+            {text("apps.app_id", app.app_id), text("apps.name", app.name), text("apps.manager", app.manager),
+             text("apps.exec", *exec), optional_text("apps.schedule", app.schedule),
+             integer("apps.disable", app.disable ? 1 : 0)});
+    if (!rows) return rows.error();
+    if (rows->empty()) return Error(Errc::not_found, "no such app; add it first");
+    log_event(app_registry_event("updated", app));
+    return ok_status();
+  });
 }
 
 Status SqlStore::remove_app(std::string_view app_id) {
   const std::string what = "remove app " + quoted(app_id);
-  auto rows = run("DELETE FROM apps WHERE app_id = $1 RETURNING app_id", {text("apps.app_id", app_id)});
-  if (!rows) return rows.error().with_context(what);
-  if (rows->empty()) return Error(Errc::not_found, what + ": no such app");
-  return ok_status();
+  return write_transaction(what, [&]() -> Status {
+    auto rows = run("DELETE FROM apps WHERE app_id = $1 RETURNING app_id", {text("apps.app_id", app_id)});
+    if (!rows) return rows.error();
+    if (rows->empty()) return Error(Errc::not_found, "no such app");
+    log_event(app_removed_event(app_id));
+    return ok_status();
+  });
 }
 
 Result<std::optional<App>> SqlStore::get_app(std::string_view app_id) {
@@ -529,21 +563,28 @@ constexpr std::string_view kSetAppStateColumns =
 
 Status SqlStore::set_app_state(std::string_view app_id, const AppState& state) {
   const std::string what = "set state of app " + quoted(app_id);
-  auto rows = run("UPDATE apps SET " + std::string(kSetAppStateColumns) + " WHERE app_id = $1 RETURNING app_id",
-                  app_state_params(app_id, state));
-  if (!rows) return rows.error().with_context(what);
-  if (rows->empty()) return Error(Errc::not_found, what + ": no such app");
-  return ok_status();
+  return write_transaction(what, [&]() -> Status {
+    auto changed = execute("UPDATE apps SET " + std::string(kSetAppStateColumns) + " WHERE app_id = $1",
+                           app_state_params(app_id, state));
+    if (!changed) return changed.error();
+    if (*changed == 0) return Error(Errc::not_found, "no such app");
+    log_event(app_state_event(app_id, state));
+    return ok_status();
+  });
 }
 
 Status SqlStore::set_next_run(std::string_view app_id, std::optional<TimePoint> next_run_at) {
   const std::string what = "set next run of app " + quoted(app_id);
-  auto rows = run("UPDATE apps SET next_run_at = $2 WHERE app_id = $1 RETURNING app_id",
-                  {text("apps.app_id", app_id),
-                   next_run_at ? text("apps.next_run_at", format_db_time(*next_run_at)) : null("apps.next_run_at")});
-  if (!rows) return rows.error().with_context(what);
-  if (rows->empty()) return Error(Errc::not_found, what + ": no such app");
-  return ok_status();
+  return write_transaction(what, [&]() -> Status {
+    auto changed =
+        execute("UPDATE apps SET next_run_at = $2 WHERE app_id = $1",
+                {text("apps.app_id", app_id),
+                 next_run_at ? text("apps.next_run_at", format_db_time(*next_run_at)) : null("apps.next_run_at")});
+    if (!changed) return changed.error();
+    if (*changed == 0) return Error(Errc::not_found, "no such app");
+    log_event(app_next_run_event(app_id, next_run_at));
+    return ok_status();
+  });
 }
 
 // ---------------------------------------------------------------- commands
@@ -603,11 +644,12 @@ Result<std::vector<CommandRecord>> SqlStore::record_command(const Command& comma
 
       auto mirrored =
           run("UPDATE apps SET cmd = $2, cmd_flag = 0, cmd_id = $3, cmd_issued_by = $4, cmd_args = $5, "
-              "cmd_result = NULL WHERE app_id = $1",
+              "cmd_result = NULL, cmd_path = NULL WHERE app_id = $1",
               {text("apps.app_id", record.app_id), integer("apps.cmd", static_cast<int>(record.command)),
                text("apps.cmd_id", record.cmd_id), text("apps.cmd_issued_by", record.issued_by),
                text("apps.cmd_args", record.args_json)});
       if (!mirrored) return mirrored.error();
+      log_event(command_recorded_event(record));
       written.push_back(std::move(record));
     }
     if (!written.empty()) {
@@ -699,7 +741,10 @@ Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, const Cl
                            text("commands.claimed_by", claimer.manager), text("commands.claimed_at", claimed_at),
                            text("commands.claimed_instance", claimer.instance)});
   if (!updated) return updated.error();
-  if (*updated > 0) return ClaimResult::claimed;
+  if (*updated > 0) {
+    log_event(command_claimed_event(record, claimer.manager, claimed_at, false));
+    return ClaimResult::claimed;
+  }
 
   // No unclaimed row: either none exists (a message from a source that did
   // not record it) or someone has it. Inserting the row already claimed
@@ -721,9 +766,11 @@ Result<ClaimResult> SqlStore::claim_locked(const CommandRecord& record, const Cl
   // The app's mirror learns of the command as if it had been recorded.
   auto mirrored = execute(
       "UPDATE apps SET (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args "
-      "FROM commands WHERE cmd_id = $2 AND app_id = $1), cmd_flag = 0, cmd_result = NULL WHERE app_id = $1",
+      "FROM commands WHERE cmd_id = $2 AND app_id = $1), cmd_flag = 0, cmd_result = NULL, cmd_path = NULL "
+      "WHERE app_id = $1",
       {text("apps.app_id", record.app_id), text("commands.cmd_id", record.cmd_id)});
   if (!mirrored) return mirrored.error();
+  log_event(command_claimed_event(record, claimer.manager, claimed_at, true));
   return ClaimResult::claimed;
 }
 
@@ -781,6 +828,7 @@ Status SqlStore::finish_locked(std::string_view cmd_id, std::string_view app_id,
     if (!holder) return Error(Errc::conflict, "it is not claimed; claim it before finishing it");
     return Error(Errc::conflict, "it is claimed by " + quoted(*holder) + ", not by " + quoted(claimer.manager));
   }
+  log_event(command_finished_event(cmd_id, app_id, claimer.manager, outcome, executed_at, nullptr));
   return mirror_outcome(cmd_id, app_id, outcome, /*inserted_from=*/nullptr);
 }
 
@@ -791,17 +839,18 @@ Status SqlStore::mirror_outcome(std::string_view cmd_id, std::string_view app_id
   params.push_back(text("commands.cmd_id", cmd_id));
   params.push_back(integer("apps.cmd_flag", static_cast<int>(outcome.flag)));
   params.push_back(text("apps.cmd_result", outcome.result));
+  params.push_back(text("apps.cmd_path", to_string(outcome.path)));
   // The mirror copies the command from its row: from `inserted_from` when
   // this transaction has just inserted the row from it, else read back.
   // An app removed meanwhile matches no row: the command's outcome stands.
   static const std::string copy_from_row =
       "UPDATE apps SET " + std::string(kSetAppStateColumns) +
       ", (cmd, cmd_id, cmd_issued_by, cmd_args) = (SELECT command, cmd_id, issued_by, args FROM commands "
-      "WHERE cmd_id = $9 AND app_id = $1), cmd_flag = $10, cmd_result = $11 WHERE app_id = $1";
+      "WHERE cmd_id = $9 AND app_id = $1), cmd_flag = $10, cmd_result = $11, cmd_path = $12 WHERE app_id = $1";
   static const std::string copy_from_record =
       "UPDATE apps SET " + std::string(kSetAppStateColumns) +
-      ", cmd_id = $9, cmd_flag = $10, cmd_result = $11, cmd = $12, cmd_issued_by = $13, cmd_args = $14 "
-      "WHERE app_id = $1";
+      ", cmd_id = $9, cmd_flag = $10, cmd_result = $11, cmd_path = $12, cmd = $13, cmd_issued_by = $14, "
+      "cmd_args = $15 WHERE app_id = $1";
   if (inserted_from != nullptr) {
     params.push_back(integer("apps.cmd", static_cast<int>(inserted_from->command)));
     params.push_back(text("apps.cmd_issued_by", inserted_from->issued_by));
@@ -809,6 +858,7 @@ Status SqlStore::mirror_outcome(std::string_view cmd_id, std::string_view app_id
   }
   auto mirrored = execute(inserted_from != nullptr ? copy_from_record : copy_from_row, params);
   if (!mirrored) return mirrored.error();
+  if (*mirrored > 0) log_event(app_state_event(app_id, *outcome.app_state));
   return ok_status();
 }
 
@@ -855,6 +905,8 @@ Result<ClaimResult> SqlStore::claim_finished_locked(const FinishedCommand& item,
     if (!changed) return changed.error();
     if (*changed == 0) return held_elsewhere(record.cmd_id, record.app_id, Claimer(claimer.manager));
   }
+  log_event(command_finished_event(record.cmd_id, record.app_id, claimer.manager, outcome, stamp,
+                                   inserted ? &record : nullptr));
   if (auto st = mirror_outcome(record.cmd_id, record.app_id, outcome, inserted ? &record : nullptr); !st) {
     return st.error();
   }
@@ -967,8 +1019,13 @@ Result<std::vector<CommandRecord>> SqlStore::list_commands(const CommandFilter& 
     add("cmd_id = $" + std::to_string(params.size()));
   }
   if (filter.pending_only) add("flag = 0");
+  if (filter.after_seq) {
+    params.push_back(integer("commands.seq", *filter.after_seq));
+    add("seq > $" + std::to_string(params.size()));
+  }
   params.push_back(integer("limit", effective_limit(filter.limit)));
-  sql += conditions + " ORDER BY seq DESC LIMIT $" + std::to_string(params.size());
+  sql += conditions + (filter.oldest_first ? " ORDER BY seq" : " ORDER BY seq DESC") + " LIMIT $" +
+         std::to_string(params.size());
   return select_commands("list commands", sql, params);
 }
 
@@ -1031,17 +1088,27 @@ Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseco
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING name",
             std::vector<SqlParam>(row.begin(), row.begin() + 8));
     if (!inserted) return inserted.error();
-    if (!inserted->empty()) return ok_status();
+    ManagerRecord acquired = self;
+    acquired.started_at = self.started_at == TimePoint{} ? *at : self.started_at;
+    acquired.last_seen = *at;
+    if (!inserted->empty()) {
+      log_event(manager_event("started", acquired, true));
+      return ok_status();
+    }
     // Take over a row that is free: stopped, expired by the database's
     // clock, or this very instance's. Never by host and pid: two containers
     // on one host both run their manager as pid 1. Conditional, so two
     // contenders cannot both win.
     auto taken =
         run("UPDATE managers SET host = $2, pid = $3, started_at = $4, last_seen = $5, mode = $6, version = $7, "
-            "instance = $8 WHERE name = $1 AND (mode = 'stopped' OR last_seen < $9 OR instance = $8) RETURNING name",
+            "instance = $8, reported_live = TRUE WHERE name = $1 AND (mode = 'stopped' OR last_seen < $9 OR "
+            "instance = $8) RETURNING name",
             std::vector<SqlParam>(row));
     if (!taken) return taken.error();
-    if (!taken->empty()) return ok_status();
+    if (!taken->empty()) {
+      log_event(manager_event("started", acquired, true));
+      return ok_status();
+    }
     auto holder = run("SELECT " + std::string(kManagerColumns) + " FROM managers WHERE name = $1",
                       {text("managers.name", self.name)});
     if (!holder) return holder.error();
@@ -1061,36 +1128,184 @@ Status SqlStore::heartbeat(std::string_view name, std::string_view instance, std
   if (auto st = require_nonempty(mode, "the manager mode"); !st) return st.error().with_context(what);
   auto at = database_now();
   if (!at) return at.error().with_context(what);
-  auto rows = run("UPDATE managers SET last_seen = $3, mode = $4 WHERE name = $1 AND instance = $2 RETURNING name",
-                  {text("managers.name", name), text("managers.instance", instance),
-                   text("managers.last_seen", format_db_time(*at)), text("managers.mode", mode)});
-  if (!rows) return rows.error().with_context(what);
-  if (!rows->empty()) return ok_status();
-  auto holder =
-      run("SELECT " + std::string(kManagerColumns) + " FROM managers WHERE name = $1", {text("managers.name", name)});
-  if (!holder) return holder.error().with_context(what);
-  if (holder->empty()) return Error(Errc::not_found, what + ": no lease for this name; acquire it first");
-  auto record = decode_manager(holder->front());
-  if (!record) return record.error().with_context(what);
-  return Error(Errc::fenced, what + ": the lease was taken over by pid " + std::to_string(record->pid) + " on host " +
-                                 quoted(record->host) + "; this process must stop acting as the manager");
+  const std::string seen = format_db_time(*at);
+  // Nearly every heartbeat changes only last_seen, which the event log does
+  // not record: one statement. A change of mode, or being seen again after
+  // a loss was logged, goes the logged way below.
+  auto quiet =
+      execute("UPDATE managers SET last_seen = $3 WHERE name = $1 AND instance = $2 AND mode = $4 AND reported_live",
+              {text("managers.name", name), text("managers.instance", instance), text("managers.last_seen", seen),
+               text("managers.mode", mode)});
+  if (!quiet) return quiet.error().with_context(what);
+  if (*quiet > 0) return ok_status();
+  return write_transaction(what, [&]() -> Status {
+    auto rows =
+        run("UPDATE managers SET last_seen = $3, mode = $4, reported_live = TRUE WHERE name = $1 AND "
+            "instance = $2 RETURNING " +
+                std::string(kManagerColumns),
+            {text("managers.name", name), text("managers.instance", instance), text("managers.last_seen", seen),
+             text("managers.mode", mode)});
+    if (!rows) return rows.error();
+    if (!rows->empty()) {
+      auto record = decode_manager(rows->front());
+      if (!record) return record.error();
+      log_event(manager_event("mode", *record, true));
+      return ok_status();
+    }
+    auto holder =
+        run("SELECT " + std::string(kManagerColumns) + " FROM managers WHERE name = $1", {text("managers.name", name)});
+    if (!holder) return holder.error();
+    if (holder->empty()) return Error(Errc::not_found, "no lease for this name; acquire it first");
+    auto record = decode_manager(holder->front());
+    if (!record) return record.error();
+    return Error(Errc::fenced, "the lease was taken over by pid " + std::to_string(record->pid) + " on host " +
+                                   quoted(record->host) + "; this process must stop acting as the manager");
+  });
 }
 
 Status SqlStore::release_lease(std::string_view name, std::string_view instance) {
   const std::string what = "release the lease of manager " + quoted(name);
   auto at = database_now();
   if (!at) return at.error().with_context(what);
-  auto rows =
-      run("UPDATE managers SET mode = 'stopped', last_seen = $3 WHERE name = $1 AND instance = $2 RETURNING name",
-          {text("managers.name", name), text("managers.instance", instance),
-           text("managers.last_seen", format_db_time(*at))});
+  return write_transaction(what, [&]() -> Status {
+    auto rows =
+        run("UPDATE managers SET mode = 'stopped', last_seen = $3, reported_live = FALSE WHERE name = $1 AND "
+            "instance = $2 RETURNING " +
+                std::string(kManagerColumns),
+            {text("managers.name", name), text("managers.instance", instance),
+             text("managers.last_seen", format_db_time(*at))});
+    if (!rows) return rows.error();
+    if (!rows->empty()) {
+      auto record = decode_manager(rows->front());
+      if (!record) return record.error();
+      log_event(manager_event("stopped", *record, false));
+      return ok_status();
+    }
+    auto holder = run("SELECT pid, host FROM managers WHERE name = $1", {text("managers.name", name)});
+    if (!holder) return holder.error();
+    if (holder->empty()) return Error(Errc::not_found, "no lease for this name");
+    return Error(Errc::conflict, "it is held by another instance (pid " + holder->front().at(0).value_or("?") +
+                                     " on host " + quoted(holder->front().at(1).value_or("?")) + "); left unchanged");
+  });
+}
+
+Result<std::vector<ManagerRecord>> SqlStore::report_lost_managers(std::chrono::milliseconds lease_ttl) {
+  const std::string what = "report managers whose lease expired";
+  auto at = database_now();
+  if (!at) return at.error().with_context(what);
+  const std::string expiry = format_db_time(*at - std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl));
+  constexpr std::string_view kLost = " FROM managers WHERE reported_live AND mode <> 'stopped' AND last_seen < $1";
+  // A plain read first: nearly always nobody is lost, and then no write
+  // lock is taken.
+  auto candidates = run("SELECT name" + std::string(kLost), {text("lease expiry", expiry)});
+  if (!candidates) return candidates.error().with_context(what);
+  if (candidates->empty()) return std::vector<ManagerRecord>();
+  return write_transaction(what, [&]() -> Result<std::vector<ManagerRecord>> {
+    // Conditional: of several processes reporting at once, each loss goes
+    // to exactly one (the others find reported_live already false).
+    auto rows =
+        run("UPDATE managers SET reported_live = FALSE WHERE reported_live AND mode <> 'stopped' AND "
+            "last_seen < $1 RETURNING " +
+                std::string(kManagerColumns),
+            {text("lease expiry", expiry)});
+    if (!rows) return rows.error();
+    auto lost = decode_all<ManagerRecord>(*rows, decode_manager);
+    if (!lost) return lost.error();
+    for (const auto& manager : *lost) log_event(manager_event("lost", manager, false));
+    return lost;
+  });
+}
+
+// ---------------------------------------------------------------- events
+
+namespace {
+
+Result<StoreEvent> decode_event(const SqlRow& row) {
+  RowReader r(row, "events row seq " + row.at(0).value_or("?"));
+  StoreEvent event;
+  event.seq = r.integer(0, "seq");
+  event.at = r.time(1, "at");
+  const std::string kind = r.text(2);
+  event.subject = r.text(3);
+  event.data_json = r.text(4);
+  if (r.error()) return *r.error();
+  auto parsed = event_kind_from_string(kind);
+  if (!parsed) {
+    return schema_error("events row seq " + std::to_string(event.seq) + ": column kind holds " + quoted(kind) +
+                        ", not command/app/manager");
+  }
+  event.kind = *parsed;
+  return event;
+}
+
+// Events per INSERT: 4 parameters each, well under both backends' limits.
+constexpr size_t kEventsPerStatement = 200;
+// Serializes the appending of events across every process writing to a
+// PostgreSQL database ("dcEvents" in ASCII), so that seq order is commit
+// order: sequence values are handed out in the order transactions ask, not
+// the order they commit, and a reader that saw seq 11 committed must never
+// later find a 10. Taken by the transaction's last statement and held only
+// until its COMMIT. SQLite needs nothing: its write lock already orders
+// transactions.
+constexpr std::string_view kEventsLockKey = "7233701801297343603";
+
+}  // namespace
+
+Status SqlStore::append_events() {
+  const bool pg = db_->backend() == "postgresql";
+  const std::string at = format_db_time(now());
+  for (size_t begin = 0; begin < events_.size(); begin += kEventsPerStatement) {
+    const size_t end = std::min(events_.size(), begin + kEventsPerStatement);
+    std::vector<SqlParam> params;
+    params.reserve(1 + 3 * (end - begin));
+    params.push_back(text("events.at", at));
+    std::string values;
+    for (size_t i = begin; i < end; ++i) {
+      const PendingEvent& event = events_[i];
+      params.push_back(text("events.kind", to_string(event.kind)));
+      params.push_back(text("events.subject", event.subject));
+      params.push_back(text("events.data", event.data_json));
+      const size_t n = params.size();
+      values += (i == begin ? "($1, $" : ", ($1, $") + std::to_string(n - 2) + ", $" + std::to_string(n - 1) + ", $" +
+                std::to_string(n) + (pg ? ", " + std::to_string(i) : std::string()) + ")";
+    }
+    const std::string sql =
+        pg ? "INSERT INTO events (at, kind, subject, data) SELECT v.at, v.kind, v.subject, v.data FROM (SELECT "
+             "pg_advisory_xact_lock(" +
+                 std::string(kEventsLockKey) + "), pg_notify('" + std::string(kEventsChannel) +
+                 "', '')) AS l, (VALUES " + values + ") AS v(at, kind, subject, data, n) ORDER BY v.n"
+           : "INSERT INTO events (at, kind, subject, data) VALUES " + values;
+    auto appended = execute(sql, params);
+    if (!appended) return appended.error().with_context("append to the event log");
+  }
+  return ok_status();
+}
+
+Result<std::vector<StoreEvent>> SqlStore::events_after(int64_t after_seq, int limit) {
+  const std::string what = "read the event log after seq " + std::to_string(after_seq);
+  auto rows = run("SELECT seq, at, kind, subject, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                  {integer("events.seq", after_seq), integer("limit", effective_limit(limit))});
   if (!rows) return rows.error().with_context(what);
-  if (!rows->empty()) return ok_status();
-  auto holder = run("SELECT pid, host FROM managers WHERE name = $1", {text("managers.name", name)});
-  if (!holder) return holder.error().with_context(what);
-  if (holder->empty()) return Error(Errc::not_found, what + ": no lease for this name");
-  return Error(Errc::conflict, what + ": it is held by another instance (pid " + holder->front().at(0).value_or("?") +
-                                   " on host " + quoted(holder->front().at(1).value_or("?")) + "); left unchanged");
+  auto events = decode_all<StoreEvent>(*rows, decode_event);
+  if (!events) return events.error().with_context(what);
+  return events;
+}
+
+Result<Store::EventBounds> SqlStore::event_bounds() {
+  auto rows = run("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM events");
+  if (!rows) return rows.error().with_context("read the event log's bounds");
+  RowReader r(rows->at(0), "events bounds");
+  EventBounds bounds{r.integer(0, "min(seq)"), r.integer(1, "max(seq)")};
+  if (r.error()) return *r.error();
+  return bounds;
+}
+
+Result<int64_t> SqlStore::prune_events(TimePoint before, int64_t keep_at_least) {
+  const std::string what = "prune the event log";
+  return write_transaction(what, [&]() -> Result<int64_t> {
+    return execute("DELETE FROM events WHERE at < $1 AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM events) - $2",
+                   {text("events.at", format_db_time(before)), integer("keep", std::max<int64_t>(0, keep_at_least))});
+  });
 }
 
 Result<std::vector<ManagerRecord>> SqlStore::list_managers() {

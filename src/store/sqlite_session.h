@@ -36,7 +36,9 @@ class SqliteSession final : public SqlSession {
   void rollback() override;
   Status lock_for_migration() override { return ok_status(); }
   Status notify_commands(std::string_view /*payload*/) override { return ok_status(); }
-  Result<std::unique_ptr<CommandNotifier>> listen() override { return std::unique_ptr<CommandNotifier>(); }
+  Result<std::unique_ptr<CommandNotifier>> listen(std::string_view) override {
+    return std::unique_ptr<CommandNotifier>();
+  }
   const std::vector<Migration>& migrations() const override { return sqlite_migrations(); }
 
  private:

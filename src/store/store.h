@@ -69,6 +69,7 @@ struct App {
   std::optional<std::string> cmd_issued_by;
   std::optional<std::string> cmd_args;
   std::optional<std::string> cmd_result;
+  std::optional<DeliveryPath> cmd_path;  // how the last finished command arrived (unset while PENDING)
 };
 
 // The runtime state of an app that a command or the supervisor changes.
@@ -184,6 +185,35 @@ struct CommandPlace {
   }
 };
 
+// One change the store made, as its event log keeps it (SPEC §8 events). The
+// log is written in the same transaction as the change it reports, so it
+// never disagrees with the tables; `seq` orders it, and a change that
+// commits later always has a larger seq than one that committed earlier,
+// so a reader that has seen every event up to some seq and asks for the
+// ones after it misses none and sees none twice.
+//
+// What is logged (subject; the JSON object in `data_json`, whose "action"
+// says which change; docs/STORE.md lists every field):
+//   command  cmd_id    recorded (by a source), claimed, finished (flag,
+//                      result, path), each with the app_id of the row
+//   app      app_id    added, updated, removed (the registry), state (status,
+//                      pid, exit code, disable: a command's outcome, an
+//                      exit, a scheduled start), next_run
+//   manager  name      started (lease acquired), mode (broker/fallback, or
+//                      seen again after being reported lost), stopped
+//                      (lease released), lost (report_lost_managers)
+enum class EventKind { command, app, manager };
+// "command", "app", "manager".
+std::string_view to_string(EventKind kind);
+
+struct StoreEvent {
+  int64_t seq = 0;
+  TimePoint at{};
+  EventKind kind = EventKind::command;
+  std::string subject;
+  std::string data_json;  // a JSON object with at least "action"
+};
+
 struct AppFilter {
   std::optional<std::string> manager;
   bool scheduled_only = false;  // only apps with a schedule
@@ -193,7 +223,9 @@ struct CommandFilter {
   std::optional<std::string> app_id;
   std::optional<std::string> cmd_id;
   bool pending_only = false;
-  int limit = 100;  // newest first when listing
+  int limit = 100;
+  std::optional<int64_t> after_seq;  // only rows with seq > this
+  bool oldest_first = false;         // issue order; newest first otherwise
 };
 
 // Wakes a manager when a command is recorded (PostgreSQL LISTEN/NOTIFY).
@@ -330,6 +362,31 @@ class Store {
   // A notifier for new commands, or nullptr when the backend has none
   // (SQLite: the manager polls).
   virtual Result<std::unique_ptr<CommandNotifier>> listen_for_commands() = 0;
+
+  // --- event log ---
+  // Events with seq > `after_seq`, oldest first, at most `limit` (> 0).
+  virtual Result<std::vector<StoreEvent>> events_after(int64_t after_seq, int limit) = 0;
+  // The oldest and newest seq the log holds (0, 0 when it is empty). Events
+  // before `first` were pruned.
+  struct EventBounds {
+    int64_t first = 0;
+    int64_t last = 0;
+  };
+  virtual Result<EventBounds> event_bounds() = 0;
+  // Deletes events older than `before`, always keeping the newest
+  // `keep_at_least`. Returns how many went.
+  virtual Result<int64_t> prune_events(TimePoint before, int64_t keep_at_least) = 0;
+  // Logs a "lost" manager event, once per loss, for every manager not
+  // stopped whose last heartbeat is older than `lease_ttl` by the
+  // database's clock (liveness is a matter of time passing: nobody writes
+  // it otherwise). Safe to run from several processes at once: each loss is
+  // logged by exactly one. A manager seen again logs "mode" with live true.
+  // Returns the managers reported now.
+  virtual Result<std::vector<ManagerRecord>> report_lost_managers(std::chrono::milliseconds lease_ttl) = 0;
+  // Wakes a reader when events are logged (PostgreSQL LISTEN/NOTIFY; the
+  // same notifier interface as listen_for_commands()), or nullptr when the
+  // backend has none (SQLite: poll events_after()).
+  virtual Result<std::unique_ptr<CommandNotifier>> listen_for_events() = 0;
 };
 
 }  // namespace dc

@@ -13,7 +13,7 @@
 #include "base/version.h"
 #include "daemon/command_line.h"
 #include "daemon/signals.h"
-#include "observe/http_server.h"
+#include "http/server.h"
 #include "observe/log.h"
 #include "worker/settings.h"
 #include "worker/worker.h"
@@ -92,8 +92,7 @@ int worker_main(int argc, char** argv, const std::function<Status(const Config&,
       return 1;
     }
     metrics = std::move(*server);
-    spdlog::info("serving /metrics and /healthz on {}:{}",
-                 config->metrics_listen.substr(0, config->metrics_listen.rfind(':')), metrics->port());
+    spdlog::info("serving /metrics and /healthz on {}", metrics->address());
   }
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -52,7 +52,7 @@ class LostCommitSession final : public SqlSession {
   void rollback() override { real_->rollback(); }
   Status lock_for_migration() override { return real_->lock_for_migration(); }
   Status notify_commands(std::string_view payload) override { return real_->notify_commands(payload); }
-  Result<std::unique_ptr<CommandNotifier>> listen() override { return real_->listen(); }
+  Result<std::unique_ptr<CommandNotifier>> listen(std::string_view channel) override { return real_->listen(channel); }
   const std::vector<store_detail::Migration>& migrations() const override { return real_->migrations(); }
 
  private:
