@@ -22,7 +22,9 @@ std::string publish(const Config& config, const std::set<std::string>& queues, c
   auto conn = broker::Connection::open(connection_settings(config, "dcctl " + host_name()));
   if (!conn) return "broker unreachable (" + conn.error().message() + ")";
   if (queues.empty()) {
-    if (auto st = broker::declare_command_exchanges(*conn, config.rabbit_exchange); !st) {
+    auto type = broker::parse_queue_type(config.rabbit_queue_type);
+    if (!type) return type.error().message();
+    if (auto st = broker::declare_command_exchanges(*conn, config.rabbit_exchange, *type); !st) {
       return "declaring the exchange failed (" + st.error().message() + ")";
     }
   }
