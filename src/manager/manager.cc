@@ -221,7 +221,9 @@ void Manager::set_mode(std::string_view mode, std::string_view why) {
 
 void Manager::try_connect() {
   next_reconnect_ = Steady::now() + backoff_.next();
-  auto conn = broker::Connection::open(connection_settings(config_, "dc-manager " + name() + "@" + host_name()));
+  auto settings = connection_settings(config_, "dc-manager " + name() + "@" + host_name());
+  settings.try_last = lost_endpoint_;
+  auto conn = broker::Connection::open(settings);
   if (!conn) {
     spdlog::log(backoff_.attempts() <= 1 ? spdlog::level::warn : spdlog::level::debug,
                 "broker unreachable: {} (retry in {} ms)", conn.error().message(),
@@ -246,6 +248,7 @@ void Manager::try_connect() {
     return;
   }
   consumer_ = std::make_unique<broker::Consumer>(std::move(*consumer));
+  lost_endpoint_.reset();
   if (mode_ == "fallback") metrics_.reconnects().inc();
   backoff_.reset();
   spdlog::info("consuming queue {} on {}", name(), consumer_->connection().describe());
@@ -258,6 +261,7 @@ void Manager::try_connect() {
 
 void Manager::broker_lost(const Error& error) {
   spdlog::warn("broker connection lost: {}", error.message());
+  if (consumer_) lost_endpoint_ = consumer_->connection().endpoint();
   consumer_.reset();
   backoff_.reset();
   set_mode("fallback", error.message());

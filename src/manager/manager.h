@@ -152,6 +152,9 @@ class Manager {
   ManagerOptions options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<broker::Consumer> consumer_;
+  // The broker node the last connection was lost to: tried last on
+  // reconnect, so a hung node does not delay fail-over to the next one.
+  std::optional<broker::Endpoint> lost_endpoint_;
   std::unique_ptr<CommandNotifier> notifier_;
   Backoff backoff_;
   std::string mode_ = "starting";
