@@ -20,6 +20,8 @@ CommandSource::CommandSource(std::unique_ptr<Store> store, SourceSettings settin
 CommandSource::~CommandSource() = default;
 
 void CommandSource::drop_publisher() {
+  // As dc-manager does: the node just lost is tried last next time.
+  if (publisher_) lost_endpoint_ = publisher_->connection().endpoint();
   publisher_.reset();
   declared_.clear();
   next_connect_ = std::chrono::steady_clock::now() + kReconnectSpacing;
@@ -30,7 +32,10 @@ bool CommandSource::ensure_publisher(const std::string& queue) {
   if (!publisher_) {
     if (std::chrono::steady_clock::now() < next_connect_) return false;
     broker::ConnectionSettings cs;
-    cs.endpoints = {{settings_.rabbit_host, settings_.rabbit_port}};
+    auto endpoints = broker::parse_endpoints(settings_.rabbit_host, settings_.rabbit_port);
+    if (!endpoints) return false;
+    cs.endpoints = std::move(*endpoints);
+    cs.try_last = lost_endpoint_;
     cs.heartbeat = std::chrono::seconds(0);
     cs.connect_timeout = std::chrono::milliseconds(2000);
     cs.rpc_timeout = std::chrono::milliseconds(3000);
@@ -51,7 +56,7 @@ bool CommandSource::ensure_publisher(const std::string& queue) {
     publisher_.emplace(std::move(*pub));
   }
   if (!declared_.count(queue)) {
-    broker::CommandTopology topology{settings_.exchange, queue, broker::QueueType::classic};
+    broker::CommandTopology topology{settings_.exchange, queue, settings_.queue_type};
     if (auto st = broker::declare_command_topology(publisher_->connection(), topology); !st) {
       drop_publisher();
       return false;
@@ -71,10 +76,17 @@ Result<std::string> CommandSource::issue(const std::string& app_id, const std::s
   command.args_json = args_json;
 
   const auto deadline = std::chrono::steady_clock::now() + settings_.record_deadline;
-  for (;;) {
+  for (bool retried = false;; retried = true) {
     command.issued_at = now();
     auto rows = store_->record_command(command);
     if (rows) break;
+    // A connection lost during COMMIT leaves its outcome unknown; when the
+    // retry finds this (fresh, random) command id taken, that commit had
+    // gone through (e.g. to the standby that was then promoted).
+    if (retried && rows.error().code() == Errc::conflict) {
+      ++counters_.record_ambiguous;
+      break;
+    }
     if (!rows.error().retryable() || std::chrono::steady_clock::now() >= deadline) {
       ++counters_.record_refused;
       return rows.error().with_context("recording command " + command.id);
