@@ -9,6 +9,8 @@
 #   scripts/postgres-ha.sh kill-primary  SIGKILL every process of the primary (a lost machine)
 #   scripts/postgres-ha.sh promote       make the standby the primary, as an HA manager does
 #   scripts/postgres-ha.sh rejoin        rebuild the former primary as the new primary's standby
+#   scripts/postgres-ha.sh stop-standby  stop the standby, first clearing synchronous_standby_names
+#                                        (a lost standby; `start` brings it back)
 #   scripts/postgres-ha.sh primary-port  print the port of the current primary
 #   scripts/postgres-ha.sh lag-standby SECONDS
 #                                        hold the WAL the primary sends the standby for SECONDS
@@ -28,12 +30,13 @@
 #   DC_PG_HA_PORTS     ports of nodes 1 and 2 on 127.0.0.1     (default 55481,55482)
 #   DC_PG_HA_SYNC      on: a commit returns once the standby has it (synchronous_standby_names set);
 #                      off: asynchronous streaming, where a failover can lose the last commits (default on)
+#   DC_PG_HA_FSYNC     on: flush WAL to disk on commit, as in production (benchmarks); default off
 #   DC_SERVICES_DIR    state root (default <repo>/build/services)
 #   DC_PG_BIN          PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #
 # A test fixture like scripts/postgres-local.sh: trusts every local
-# connection and runs with fsync off, which survives the process kills the
-# scenarios inflict but not a power cut. `start` writes
+# connection and, unless DC_PG_HA_FSYNC=on, runs with fsync off, which
+# survives the process kills the scenarios inflict but not a power cut. `start` writes
 # $DC_SERVICES_DIR/postgres-ha.env exporting DC_DB_URL, the multi-host URL
 # postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/dc?target_session_attrs=read-write.
 set -euo pipefail
@@ -45,6 +48,7 @@ services_dir=$(cd "$services_dir" && pwd)
 cd /
 IFS=, read -r -a ports <<<"${DC_PG_HA_PORTS:-55481,55482}"
 sync_mode=${DC_PG_HA_SYNC:-on}
+fsync=${DC_PG_HA_FSYNC:-off}
 pg_bin=${DC_PG_BIN:-/usr/lib/postgresql/15/bin}
 database=dc
 env_file=$services_dir/postgres-ha.env
@@ -58,6 +62,7 @@ die() {
 ((${#ports[@]} == 2)) || die "DC_PG_HA_PORTS must list two ports, got '${DC_PG_HA_PORTS:-}'"
 for p in "${ports[@]}"; do [[ "$p" =~ ^[0-9]+$ ]] || die "'$p' in DC_PG_HA_PORTS is not a port number"; done
 [[ "$sync_mode" == on || "$sync_mode" == off ]] || die "DC_PG_HA_SYNC must be on or off, got '$sync_mode'"
+[[ "$fsync" == on || "$fsync" == off ]] || die "DC_PG_HA_FSYNC must be on or off, got '$fsync'"
 [[ -x "$pg_bin/postgres" ]] || die "no PostgreSQL binaries in $pg_bin: run scripts/install-deps.sh or set DC_PG_BIN"
 
 if [[ $(id -u) -eq 0 ]]; then
@@ -119,7 +124,7 @@ wait_ready() {
 server_options() {
   local n=$1 o
   o="-c listen_addresses=127.0.0.1 -c port=$(port_of "$n") -c unix_socket_directories=$(socket_dir "$n")"
-  o+=" -c fsync=off -c full_page_writes=off -c max_connections=200"
+  o+=" -c fsync=$fsync -c full_page_writes=$fsync -c max_connections=200"
   o+=" -c wal_level=replica -c max_wal_senders=10 -c max_replication_slots=10 -c hot_standby=on"
   o+=" -c wal_receiver_status_interval=1s -c wal_sender_timeout=10s -c wal_receiver_timeout=10s"
   o+=" -c cluster_name=$(app_name "$n")"
@@ -315,6 +320,18 @@ cmd_promote() {
   echo "postgres-ha: node $new (127.0.0.1:$(port_of "$new")) is the primary now; node $old must rejoin"
 }
 
+# A standby lost while synchronous_standby_names still names it would make
+# every commit wait forever; an HA manager clears the setting first, and so
+# does this.
+cmd_stop_standby() {
+  local up down
+  up=$(primary)
+  down=$(other "$up")
+  running "$up" && set_sync_names "$up" ""
+  stop_server "$down"
+  echo "postgres-ha: standby node $down stopped; the primary (node $up) commits alone"
+}
+
 cmd_rejoin() {
   local up down
   up=$(primary)
@@ -347,10 +364,11 @@ case "${1:-}" in
   kill-primary) cmd_kill_primary ;;
   promote) cmd_promote ;;
   rejoin) cmd_rejoin ;;
+  stop-standby) cmd_stop_standby ;;
   primary-port) port_of "$(primary)" ;;
   lag-standby) cmd_lag_standby "${2:-}" ;;
   *)
-    echo "usage: $0 start|stop|status|kill-primary|promote|rejoin|primary-port|lag-standby SECONDS" >&2
+    echo "usage: $0 start|stop|status|kill-primary|promote|rejoin|stop-standby|primary-port|lag-standby SECONDS" >&2
     echo "  (env: DC_PG_HA_PORTS, DC_PG_HA_SYNC, DC_SERVICES_DIR, DC_PG_BIN)" >&2
     exit 2
     ;;
