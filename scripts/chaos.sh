@@ -144,6 +144,17 @@ PENDING), breaks something at random moments, and then checks from outside:
 START/STOP/RESTART on 3 witness apps (real processes). Every manager is
 stopped with SIGTERM at the end and must exit 0.
 
+The rows marked "cluster:", "PostgreSQL:" and "both:" run across machines
+(docs/OPERATIONS.md, "Across machines"): three RabbitMQ nodes with quorum
+queues (\`scripts/rabbitmq-cluster.sh\`) and, for the database rows, a
+PostgreSQL primary with a synchronous standby (\`scripts/postgres-ha.sh\`)
+reached through a multi-host \`db_url\`. Their recovery is counted from the
+loss of the broker node, or from the promotion of the standby, as each row's
+notes say; poison sent during their faults must reach the dead-letter queue
+with reason \`rejected\`. The row marked "not covered" is the same database
+failover with an asynchronous standby whose WAL is held back: it shows what
+that configuration loses, and does not fail the run.
+
 ## Results
 
 HEAD

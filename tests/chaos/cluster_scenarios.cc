@@ -368,7 +368,7 @@ Row pg_async(Context& ctx, RabbitCluster& cluster, PostgresPair& pair) {
   auto made = pg_fixture(ctx, cluster, pair, "pg-async", label);
   if (auto* failed = std::get_if<Row>(&made)) return *failed;
   Fixture& f = *std::get<std::unique_ptr<Fixture>>(made);
-  Row row = stream_run(f, label, cluster.port(1), ctx.pick(400, 1000), ctx.pick(20, 25),
+  Row row = stream_run(f, label, cluster.port(1), ctx.pick(400, 2000), ctx.pick(20, 25),
                        [&](Stream&, ManagerProcess&, Row& r) {
                          nap(ctx.random_ms(3000, 6000));
                          // The standby stops applying WAL for a moment (a slow

@@ -33,6 +33,22 @@ std::string short_reason(const std::optional<std::string>& result) {
   return r.size() > 40 ? r.substr(0, 40) : r;
 }
 
+namespace {
+
+// The time of the last line of dc-manager log `path` that contains `needle`
+// (lines start with an ISO-8601 UTC time).
+std::optional<TimePoint> last_log_time(const std::string& path, const std::string& needle) {
+  std::ifstream in(path);
+  std::optional<TimePoint> last;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) == std::string::npos) continue;
+    if (auto t = parse_iso8601(line.substr(0, line.find(' ')))) last = t;
+  }
+  return last;
+}
+
+}  // namespace
+
 // Waits until no command is PENDING (or the deadline); returns whether it settled.
 bool settle(Fixture& f, milliseconds deadline) {
   const auto until = Clock::now() + deadline;
@@ -185,8 +201,13 @@ Row stream_run(Fixture& f, const std::string& label, int manager_port, int count
       if (!back) nap(milliseconds(100));
     }
     if (back) {
-      row.notes.push_back("back in broker mode " + std::to_string(seconds_between(faults_done, now())).substr(0, 4) +
-                          " s after the last fault ended");
+      // When it went back is in its log ("mode fallback -> broker"), not in
+      // when this check ran (after the stream ended).
+      const std::optional<TimePoint> at = last_log_time(m.log_path(), "-> broker");
+      const double after = seconds_between(faults_done, at.value_or(now()));
+      row.notes.push_back(after >= 0 ? "back in broker mode " + std::to_string(after).substr(0, 4) +
+                                           " s after the last fault ended"
+                                     : "back in broker mode before the last fault ended");
     } else {
       row.failures.push_back("dc-manager not back in broker mode 60 s after the last fault ended");
     }
