@@ -92,10 +92,11 @@ class ConnectionCore;  // rabbitmq-c state; see connection_core.h (broker layer 
 
 class Connection {
  public:
-  // Connects to the first endpoint of `settings` that accepts (in order, with
-  // settings.try_last moved to the end), logs in and opens a channel. When every endpoint fails, the error lists each
-  // endpoint's failure; auth and access_refused stop the fail-over at once
-  // (another node of the same cluster would refuse too).
+  // Connects to the first endpoint of `settings` that accepts (in order,
+  // with settings.try_last moved to the end), logs in and opens a channel.
+  // When every endpoint fails, the error lists each endpoint's failure;
+  // auth and access_refused stop the fail-over at once (another node of the
+  // same cluster would refuse too).
   static Result<Connection> open(const ConnectionSettings& settings);
 
   Connection(Connection&&) noexcept;
