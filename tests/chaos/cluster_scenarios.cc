@@ -126,7 +126,8 @@ class PoisonProbe {
   std::vector<std::string> sent_;
 };
 
-// A random node-loss moment in the stream: after `fraction` of `count`.
+// Waits for a random moment (15-45 %) into the k-th of `faults` equal parts
+// of a stream of `count` commands.
 void wait_for_moment(Context& ctx, Stream& stream, int count, int k, int faults) {
   std::uniform_real_distribution<double> at(0.15, 0.45);
   stream.wait_issued(static_cast<size_t>(count * (k + at(ctx.rng)) / faults));
