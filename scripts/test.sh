@@ -21,8 +21,11 @@ trap cleanup EXIT INT TERM
 
 ./scripts/rabbitmq-local.sh start
 ./scripts/postgres-local.sh start
-# shellcheck disable=SC1091
-source "$DC_SERVICES_DIR/rabbitmq.env"
+# rabbitmq-local.sh names its env file after a port other than the default.
+rabbit_env=$DC_SERVICES_DIR/rabbitmq.env
+if [[ -n "${DC_RABBIT_PORT:-}" && "$DC_RABBIT_PORT" != 56720 ]]; then rabbit_env=$DC_SERVICES_DIR/rabbitmq-$DC_RABBIT_PORT.env; fi
+# shellcheck disable=SC1090
+source "$rabbit_env"
 # shellcheck disable=SC1091
 source "$DC_SERVICES_DIR/postgres.env"
 export DC_REQUIRE_SERVICES=1
