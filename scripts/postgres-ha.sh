@@ -36,16 +36,14 @@
 #
 # A test fixture like scripts/postgres-local.sh: trusts every local
 # connection and, unless DC_PG_HA_FSYNC=on, runs with fsync off, which
-# survives the process kills the scenarios inflict but not a power cut. `start` writes
-# $DC_SERVICES_DIR/postgres-ha.env exporting DC_DB_URL, the multi-host URL
+# survives the process kills the scenarios inflict but not a power cut.
+# `start` writes $DC_SERVICES_DIR/postgres-ha.env exporting DC_DB_URL, the multi-host URL
 # postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/dc?target_session_attrs=read-write.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-services_dir=${DC_SERVICES_DIR:-$repo/build/services}
-mkdir -p "$services_dir"
-services_dir=$(cd "$services_dir" && pwd)
-cd /
+# shellcheck source=scripts/lib/postgres-server.sh
+source "$repo/scripts/lib/postgres-server.sh"
 IFS=, read -r -a ports <<<"${DC_PG_HA_PORTS:-55481,55482}"
 sync_mode=${DC_PG_HA_SYNC:-on}
 fsync=${DC_PG_HA_FSYNC:-off}
@@ -64,14 +62,6 @@ for p in "${ports[@]}"; do [[ "$p" =~ ^[0-9]+$ ]] || die "'$p' in DC_PG_HA_PORTS
 [[ "$sync_mode" == on || "$sync_mode" == off ]] || die "DC_PG_HA_SYNC must be on or off, got '$sync_mode'"
 [[ "$fsync" == on || "$fsync" == off ]] || die "DC_PG_HA_FSYNC must be on or off, got '$fsync'"
 [[ -x "$pg_bin/postgres" ]] || die "no PostgreSQL binaries in $pg_bin: run scripts/install-deps.sh or set DC_PG_BIN"
-
-if [[ $(id -u) -eq 0 ]]; then
-  server_user=postgres
-  as_server() { runuser -u postgres -- "$@"; }
-else
-  server_user=$(id -un)
-  as_server() { "$@"; }
-fi
 
 base=$services_dir/postgres-ha-${ports[0]}
 # As in postgres-local.sh: the server user must reach the data through every
