@@ -64,8 +64,8 @@ std::string RabbitCluster::hosts() const {
 }
 
 Status RabbitCluster::start() {
-  started_ = true;  // even a failed start may leave nodes to stop
-  return done(script({"start"}, std::chrono::seconds(300)));
+  started_ = true;                                            // even a failed start may leave nodes to stop
+  return done(script({"start"}, std::chrono::seconds(600)));  // a fresh cluster joins node by node
 }
 
 Status RabbitCluster::stop() {
