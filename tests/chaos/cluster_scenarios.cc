@@ -44,6 +44,7 @@ bool selected(const std::string& name) {
 void use_cluster(Fixture& f, const RabbitCluster& cluster) {
   f.rabbit_hosts = cluster.hosts();
   f.queue_type = "quorum";
+  f.recovery_issued_after = true;
 }
 
 std::string fmt_s(double s) {
@@ -169,7 +170,7 @@ Row cluster_kill(Context& ctx, RabbitCluster& cluster) {
                          }
                        });
   poison.check(row);
-  row.notes.push_back("recovery counted from each node's loss");
+  row.notes.push_back("recovery: from each node's loss to the first outcome of a command issued after it");
   return row;
 }
 
@@ -194,7 +195,7 @@ Row cluster_rolling(Context& ctx, RabbitCluster& cluster) {
                          }
                        });
   poison.check(row);
-  row.notes.push_back("recovery counted from each node's stop");
+  row.notes.push_back("recovery: from each node's stop to the first outcome of a command issued after it");
   return row;
 }
 
@@ -246,9 +247,11 @@ Row cluster_freeze(Context& ctx, RabbitCluster& cluster) {
   poison.check(row);
   std::string list;
   for (const auto& h : heals) list += (list.empty() ? "" : "; ") + h;
-  row.notes.push_back("after SIGCONT: " + list +
-                      "; recovery counted from each freeze's start: the broker path resumes once the other nodes "
-                      "declare the frozen one down (net_ticktime), the database path carries the commands meanwhile");
+  row.notes.push_back(
+      "after SIGCONT: " + list +
+      "; recovery: from each freeze's start to the first broker outcome of a command issued after it; the "
+      "broker path resumes once the other nodes "
+      "declare the frozen one down (net_ticktime), the database path carries the commands meanwhile");
   return row;
 }
 
@@ -269,7 +272,10 @@ std::variant<std::unique_ptr<Fixture>, Row> pg_fixture(Context& ctx, RabbitClust
   }
   auto f = std::make_unique<Fixture>(ctx, scenario, *url);
   use_cluster(*f, cluster);
-  f->broker_recovery = false;  // recovery: the first outcome by any path once a primary is back
+  // Recovery: the first outcome by any path once a primary is back, a
+  // command the manager was retrying included.
+  f->broker_recovery = false;
+  f->recovery_issued_after = false;
   return f;
 }
 

@@ -129,6 +129,7 @@ void judge(Fixture& f, const std::vector<std::string>& ids, Row& row) {
     std::optional<TimePoint> first;
     for (const auto& r : *rows) {
       if (!r.executed_at || *r.executed_at < f.lifts[i]) continue;
+      if (f.recovery_issued_after && r.issued_at < f.lifts[i]) continue;
       if (f.broker_recovery && r.path != DeliveryPath::broker) continue;
       if (!first || *r.executed_at < *first) first = r.executed_at;
     }

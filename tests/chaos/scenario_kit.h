@@ -118,6 +118,10 @@ class Fixture {
   std::vector<std::string> witness_apps;
   std::vector<TimePoint> lifts;  // when each fault ended
   bool broker_recovery = true;   // recovery = first outcome via the broker (else via any path)
+  // Recovery counts only outcomes of commands issued after the lift: when
+  // a lift marks a fault's start (a cluster should carry on through it),
+  // a delivery already in hand would otherwise pass for recovery.
+  bool recovery_issued_after = false;
   // The broker: one host (its port given to spec() and ctx.rabbit_port for
   // the source) or a list "h:p,h:p,h:p" tried in order (a cluster).
   std::string rabbit_hosts = "127.0.0.1";
