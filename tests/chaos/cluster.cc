@@ -79,9 +79,7 @@ Status RabbitCluster::start_node(int n) {
   return done(script({"start", std::to_string(n)}, std::chrono::seconds(240)));
 }
 
-Status RabbitCluster::restart_node(int n) {
-  return done(script({"restart", std::to_string(n)}, std::chrono::seconds(400)));
-}
+Status RabbitCluster::stop_node(int n) { return done(script({"stop", std::to_string(n)}, std::chrono::seconds(300))); }
 
 Status RabbitCluster::freeze(int n) {
   Status st = done(script({"freeze", std::to_string(n)}, std::chrono::seconds(30)));

@@ -25,11 +25,11 @@ class RabbitCluster {
   Status start();
   Status stop();
   // Node n (1..3): SIGKILL; start again (returns once the cluster is
-  // healthy); graceful restart (waits until its quorum queues can lose it);
-  // SIGSTOP / SIGCONT.
+  // healthy); SIGSTOP / SIGCONT.
   Status kill9(int n);
   Status start_node(int n);
-  Status restart_node(int n);
+  // Graceful stop, once the node's quorum queues can lose it.
+  Status stop_node(int n);
   Status freeze(int n);
   Status thaw(int n);
   // After thaw(n): returns once the cluster has been healthy for a while;

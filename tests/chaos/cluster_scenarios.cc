@@ -153,11 +153,11 @@ Row cluster_kill(Context& ctx, RabbitCluster& cluster) {
                            }
                            say("  kill -9 node " + std::to_string(*leader) + " (leads " + f.manager + ") at command " +
                                std::to_string(stream.issued()));
-                           f.lifts.push_back(now());  // the cluster must carry on at once: counted from the loss
                            if (auto st = cluster.kill9(*leader); !st) {
                              r.failures.push_back(st.error().message());
                              return;
                            }
+                           f.lifts.push_back(now());  // the node is gone: the cluster must carry on, counted from here
                            ++r.faults;
                            poison.send();
                            nap(ctx.random_ms(2000, 6000));
@@ -185,9 +185,13 @@ Row cluster_rolling(Context& ctx, RabbitCluster& cluster) {
                          for (int n = 1; n <= 3 && !g_interrupted.load(); ++n) {
                            nap(ctx.random_ms(2000, 5000));
                            say("  rolling restart: node " + std::to_string(n));
+                           if (auto st = cluster.stop_node(n); !st) {
+                             r.failures.push_back("stopping node " + std::to_string(n) + ": " + st.error().message());
+                             return;
+                           }
                            f.lifts.push_back(now());
-                           if (auto st = cluster.restart_node(n); !st) {
-                             r.failures.push_back("restarting node " + std::to_string(n) + ": " + st.error().message());
+                           if (auto st = cluster.start_node(n); !st) {
+                             r.failures.push_back("starting node " + std::to_string(n) + ": " + st.error().message());
                              return;
                            }
                            ++r.faults;
@@ -222,11 +226,11 @@ Row cluster_freeze(Context& ctx, RabbitCluster& cluster) {
           // minority and pauses until it has rejoined (pause_minority).
           const auto frozen = ctx.random_ms(20000, 25000);
           say("  SIGSTOP node " + std::to_string(*leader) + " for " + std::to_string(frozen.count()) + " ms");
-          f.lifts.push_back(now());
           if (auto st = cluster.freeze(*leader); !st) {
             r.failures.push_back(st.error().message());
             return;
           }
+          f.lifts.push_back(now());
           // The probe's first publish goes to the frozen node and fails;
           // the next one, on another node, must be dead-lettered all the same.
           poison.send();
