@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/endpoint.h"
 #include "base/ids.h"
 #include "base/time.h"
 #include "broker/consumer.h"
@@ -53,18 +54,25 @@ struct BrokerFlags {
   std::string host = "127.0.0.1";
   int port = 5672;
   std::string exchange = "dc_commands";
+  std::string queue_type = "classic";
   int heartbeat = 10;
 };
 
 void add_broker_flags(CLI::App& cmd, BrokerFlags& flags) {
-  cmd.add_option("--host", flags.host, "broker host");
+  cmd.add_option("--host", flags.host, "broker host, or a list h:p,h:p (a cluster)");
   cmd.add_option("--port", flags.port, "broker AMQP port")->required();
   cmd.add_option("--exchange", flags.exchange, "command exchange");
+  cmd.add_option("--queue-type", flags.queue_type, "rabbit_queue_type of the declared queue")
+      ->check(CLI::IsMember({"classic", "quorum"}));
 }
+
+[[noreturn]] void fail(std::string_view what, const Error& error);
 
 broker::ConnectionSettings settings_for(const BrokerFlags& flags, std::string_view name) {
   broker::ConnectionSettings s;
-  s.endpoints = {{flags.host, flags.port}};
+  auto endpoints = parse_endpoint_list(flags.host, flags.port);
+  if (!endpoints) fail("--host", endpoints.error());
+  s.endpoints = std::move(*endpoints);
   s.heartbeat = std::chrono::seconds(flags.heartbeat);
   s.connection_name = std::string(name);
   return s;
@@ -182,6 +190,7 @@ int run_reset_queue(const BrokerFlags& flags, const std::string& queue) {
   broker::CommandTopology t;
   t.exchange = flags.exchange;
   t.queue = queue;
+  t.queue_type = must(broker::parse_queue_type(flags.queue_type), "--queue-type");
   must(broker::declare_command_topology(conn, t), "declaring queue " + queue);
   std::cout << Json{{"queue", queue}, {"ready", 0}}.dump() << '\n';
   return 0;

@@ -9,6 +9,9 @@
 # (56850), BENCH_PG_PORT (55450), BENCH_DEAD_PORT (a port with no broker,
 # 56999), BENCH_DB_DIR (where the SQLite files under test live; default a
 # private folder in /dev/shm, see docs/BENCHMARKS.md "Method").
+# The cluster section (SPEC §10 cluster.*): BENCH_CLUSTER_PORTS
+# (56861,56862,56863), BENCH_PG_HA_PORTS (55496,55497); BENCH_ONLY=cluster
+# runs that section alone and merges its keys into an existing results.json.
 #
 # Every comparison runs interleaved (dc, pika, null, dc, pika, null, ...) so
 # that noise from other work on the machine hits each side alike. Every
@@ -52,6 +55,9 @@ else
   fallback_reps=12 dead_reps=3 scale_reps=3
   bc_managers=20 bc_apps_per=500 bc_reps=1
 fi
+# BENCH_ONLY=cluster: the cluster section alone (it needs the set-up and the
+# drain functions, which come first; the publish loop runs no repetition).
+[[ "${BENCH_ONLY:-}" == cluster ]] && publish_reps=0
 drain_apps=1000
 poll_interval=1.0
 heartbeat_s=2
@@ -101,6 +107,7 @@ cleanup() {
   for pid in "${pids[@]}"; do stop_pid "$pid"; done
   rabbit stop >/dev/null 2>&1
   postgres stop >/dev/null 2>&1
+  cluster_services stop >/dev/null 2>&1
   [[ -z "${BENCH_DB_DIR:-}" ]] && rm -rf "$db_dir"
   exit "$rc"
 }
@@ -108,17 +115,121 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start_manager NAME DB_URL PREFETCH LOG [RABBIT_PORT [HEARTBEAT]] -> sets $last_pid
+# ($mgr_hosts and $mgr_queue_type: another broker, e.g. the cluster)
 start_manager() {
   local name=$1 url=$2 prefetch=$3 logf=$4 port=${5:-$rport} hb=${6:-10}
   rm -f "$logf"
-  (cd "$run" && exec env -u DC_CONFIG DC_RABBIT_HOST=127.0.0.1 DC_RABBIT_PORT="$port" DC_RABBIT_QUEUE="$name" \
+  (cd "$run" && exec env -u DC_CONFIG DC_RABBIT_HOST="${mgr_hosts:-127.0.0.1}" DC_RABBIT_PORT="$port" \
+    DC_RABBIT_QUEUE_TYPE="${mgr_queue_type:-classic}" DC_RABBIT_QUEUE="$name" \
     DC_RABBIT_PREFETCH="$prefetch" DC_RABBIT_HEARTBEAT="$hb" DC_DB_URL="$url" DC_LOG_DIR="$run/logs" \
     DC_POLL_INTERVAL="$poll_interval" "$manager_bin" --log-file "$logf" 2>>"$logf.stderr") &
   last_pid=$!
   pids+=("$last_pid")
 }
 
-bench() { "$bench_bin" "$@" --port "$rport"; }
+# ($bench_broker: other broker flags, e.g. the cluster's host list)
+bench() {
+  if ((${#bench_broker[@]})); then "$bench_bin" "$@" "${bench_broker[@]}"; else "$bench_bin" "$@" --port "$rport"; fi
+}
+bench_broker=()
+
+# ------------------------------------------------------------ cluster (SPEC §10 cluster.*)
+#
+# Replication's cost, side by side in one run: a three-node RabbitMQ cluster
+# with quorum queues (quorum3) against the single node above with classic
+# queues (classic1), for publishing and for draining at prefetch 1 and 64;
+# and the store on a PostgreSQL primary with a synchronous standby against
+# that same primary with its standby stopped (the same server and settings,
+# fsync on as in production: the difference is the standby's round trip and
+# flush per commit). The store drains run on the classic single node, so only
+# the database differs; the order of the two alternates between repetitions.
+cluster_ports=${BENCH_CLUSTER_PORTS:-56861,56862,56863}
+pg_ha_ports=${BENCH_PG_HA_PORTS:-55496,55497}
+cluster_hosts="127.0.0.1:${cluster_ports//,/,127.0.0.1:}"
+pg_pair_url="postgresql://postgres@127.0.0.1:${pg_ha_ports/,/,127.0.0.1:}/dc?target_session_attrs=read-write"
+
+# cluster_services start|stop: the cluster and the PostgreSQL pair, under $svc.
+cluster_services() {
+  DC_CLUSTER_RABBIT_PORTS=$cluster_ports DC_SERVICES_DIR=$svc "$repo/scripts/rabbitmq-cluster.sh" "$1" &&
+    pg_pair "$1"
+}
+pg_pair() { DC_PG_HA_PORTS=$pg_ha_ports DC_PG_HA_FSYNC=on DC_SERVICES_DIR=$svc "$repo/scripts/postgres-ha.sh" "$@"; }
+
+# on_cluster CMD...: CMD with the bench tools and managers on the cluster.
+on_cluster() {
+  local -a saved=("${bench_broker[@]}")
+  bench_broker=(--host "$cluster_hosts" --port "${cluster_ports%%,*}" --queue-type quorum)
+  mgr_hosts=$cluster_hosts mgr_queue_type=quorum "$@"
+  bench_broker=("${saved[@]}")
+}
+
+# drain_pg_pair COUNT BODIES: commands/s of dc-manager m00 at prefetch 1,
+# its store on the pair's current primary (standby attached or not).
+drain_pg_pair() {
+  local count=$1 bodies=$2 t0 w
+  PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 "$pg_pair_url" \
+    -c "DROP TABLE IF EXISTS commands, apps, managers, schema_version CASCADE" >/dev/null
+  "$dcctl_bin" --db-url "$pg_pair_url" db init >/dev/null
+  "$python" "$tools" register-pg "$pg_pair_url" --managers 1 --apps-per "$drain_apps"
+  bench reset-queue --queue m00 >/dev/null
+  bench publish --queue m00 --bodies "$bodies" >/dev/null
+  start_manager m00 "$pg_pair_url" 1 "$run/drain-pg-pair.log"
+  local pid=$last_pid
+  t0=$("$python" "$tools" log-time "$run/drain-pg-pair.log" "consuming queue" --timeout 60) || die "dc-manager did not start; see $run/drain-pg-pair.log*"
+  w=$("$python" "$tools" wait "$pg_pair_url" --count "$count" --timeout 900 --interval 0.5) || die "dc-manager did not drain; see $run/drain-pg-pair.log"
+  stop_pid "$pid"
+  result=$(calc "$count / (($(jget max_executed_us <<<"$w") - $t0) / 1e6)")
+}
+
+cluster_bench() {
+  local count reps pg_count rep prefetch w
+  if [[ -n "$quick" ]]; then count=2000 reps=2 pg_count=1000; else count=10000 reps=3 pg_count=3000; fi
+  log "cluster: three RabbitMQ nodes ($cluster_ports) and a PostgreSQL pair ($pg_ha_ports)"
+  DC_CLUSTER_RABBIT_PORTS=$cluster_ports DC_SERVICES_DIR=$svc "$repo/scripts/rabbitmq-cluster.sh" stop >/dev/null 2>&1 || true
+  rm -rf "$svc/rabbitmq-cluster-${cluster_ports%%,*}"
+  cluster_services start >/dev/null || die "could not start the cluster or the PostgreSQL pair"
+  "$bench_bin" bodies --count "$count" --apps "$drain_apps" --out "$out/cluster.jsonl" >/dev/null
+  "$bench_bin" bodies --count "$pg_count" --apps "$drain_apps" --out "$out/cluster_pg.jsonl" >/dev/null
+
+  log "cluster: publish $count confirmed messages, quorum3 vs classic1, $reps interleaved repetitions"
+  for ((rep = 1; rep <= reps; rep++)); do
+    on_cluster bench reset-queue --queue bench_publish >/dev/null
+    w=$(on_cluster bench publish --queue bench_publish --bodies "$out/cluster.jsonl") || die "publish to the cluster failed"
+    emit cluster.publish.quorum3 "$(jget per_s <<<"$w")"
+    bench reset-queue --queue bench_publish >/dev/null
+    w=$(bench publish --queue bench_publish --bodies "$out/cluster.jsonl") || die "publish failed"
+    emit cluster.publish.classic1 "$(jget per_s <<<"$w")"
+  done
+  on_cluster bench reset-queue --queue bench_publish >/dev/null
+  bench reset-queue --queue bench_publish >/dev/null
+
+  for prefetch in 1 64; do
+    log "cluster: drain $count preloaded commands at prefetch $prefetch, quorum3 vs classic1, $reps repetitions"
+    for ((rep = 1; rep <= reps; rep++)); do
+      on_cluster drain_dc "$prefetch" "$count" "$out/cluster.jsonl" "$db_dir"
+      emit "cluster.drain_p$prefetch.quorum3" "$result"
+      drain_dc "$prefetch" "$count" "$out/cluster.jsonl" "$db_dir"
+      emit "cluster.drain_p$prefetch.classic1" "$result"
+    done
+  done
+
+  log "cluster: drain $pg_count commands at prefetch 1 into PostgreSQL: synchronous pair vs the primary alone, $reps repetitions"
+  local setup
+  for ((rep = 1; rep <= reps; rep++)); do
+    for setup in $( ((rep % 2)) && echo "pair single" || echo "single pair"); do
+      if [[ $setup == pair ]]; then
+        pg_pair start >/dev/null || die "the PostgreSQL pair did not come back"
+      else
+        pg_pair stop-standby >/dev/null || die "could not stop the standby"
+      fi
+      drain_pg_pair "$pg_count" "$out/cluster_pg.jsonl"
+      emit "cluster.pg_$([[ $setup == pair ]] && echo sync_pair || echo single).drain_p1" "$result"
+    done
+  done
+  bench reset-queue --queue m00 >/dev/null
+  cluster_services stop >/dev/null 2>&1 || true
+}
+# ------------------------------------------------------------ (end of the cluster section)
 
 # A fresh copy of a template SQLite database.
 fresh_db() {
@@ -237,6 +348,25 @@ drain_null() {
     die "null consumer failed"
   result=$(jget per_s <<<"$w")
 }
+
+if [[ "${BENCH_ONLY:-}" == cluster ]]; then
+  # The cluster section alone: its keys replace the cluster.* ones of an
+  # existing results.json; every other key is kept.
+  cluster_bench
+  "$python" "$tools" summarize "$raw" "$out/results.cluster.json"
+  "$python" - "$out/results.cluster.json" "$out/results.json" <<'EOF'
+import json, os, sys
+new = json.load(open(sys.argv[1]))
+old = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else {}
+old = {k: v for k, v in old.items() if not k.startswith("cluster.")}
+old.update({k: v for k, v in new.items() if k.startswith("cluster.")})
+with open(sys.argv[2], "w") as f:
+    json.dump(dict(sorted(old.items())), f, indent=2)
+    f.write("\n")
+EOF
+  log "results: cluster.* merged into $out/results.json"
+  exit 0
+fi
 
 for prefetch in 1 64; do
   log "drain: $drain_count preloaded ENABLE/DISABLE over $drain_apps apps, prefetch $prefetch, $drain_reps interleaved repetitions"
@@ -446,6 +576,8 @@ emit @param.tasks.inproc_count "$task_count"
 emit @param.tasks.python_ref_count "$task_py_count"
 emit @param.tasks.exec_count "$task_exec_count"
 emit @param.tasks.enqueue_count "$task_enqueue_count"
+
+cluster_bench
 
 # ------------------------------------------------------------ results
 

@@ -19,6 +19,8 @@
 #   CHAOS_ONLY         comma list of scenarios (see dc-chaos --help)
 #   CHAOS_REPORT       where to write the report (default: docs/RELIABILITY.md in
 #                      full mode, $CHAOS_WORK_DIR/report.md in short mode)
+#   CHAOS_CLUSTER_PORTS, CHAOS_PG_HA_PORTS, CHAOS_CLUSTER_ONLY
+#                      the cluster scenarios (section "Across machines" below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -54,6 +56,26 @@ bin=$(abs "$bin") manager_dir=$(abs "$manager_dir") work=$(abs "$work") report=$
   exit 2
 }
 
+# --- Across machines (tests/chaos/cluster_scenarios.h) ---------------------
+# The cluster scenarios run a private three-node RabbitMQ cluster and a
+# PostgreSQL primary/standby pair (scripts/rabbitmq-cluster.sh,
+# scripts/postgres-ha.sh) on ports of their own.
+if [[ $mode == full ]]; then
+  default_cluster=56941,56942,56943 default_pg_ha=56991,56992
+else
+  default_cluster=56931,56932,56933 default_pg_ha=56981,56982
+fi
+export CHAOS_CLUSTER_PORTS=${CHAOS_CLUSTER_PORTS:-$default_cluster}
+export CHAOS_PG_HA_PORTS=${CHAOS_PG_HA_PORTS:-$default_pg_ha}
+cluster_cleanup() {
+  DC_SERVICES_DIR="$work/services" DC_CLUSTER_RABBIT_PORTS=$CHAOS_CLUSTER_PORTS ./scripts/rabbitmq-cluster.sh stop >/dev/null 2>&1 || true
+  local dir
+  for dir in "$work/services" "$work/services-async"; do
+    [[ -d "$dir" ]] && DC_SERVICES_DIR="$dir" DC_PG_HA_PORTS=$CHAOS_PG_HA_PORTS ./scripts/postgres-ha.sh stop >/dev/null 2>&1 || true
+  done
+}
+# ---------------------------------------------------------------------------
+
 # A fresh work dir per run; the services' data lives in it too.
 rm -rf "$work"
 mkdir -p "$work"
@@ -72,6 +94,7 @@ cleanup() {
   fi
   DC_SERVICES_DIR="$work/services" DC_RABBIT_PORT=$rabbit_port ./scripts/rabbitmq-local.sh stop >/dev/null 2>&1 || true
   DC_SERVICES_DIR="$work/services" DC_PG_PORT=$pg_port ./scripts/postgres-local.sh stop >/dev/null 2>&1 || true
+  cluster_cleanup
   exit $rc
 }
 trap cleanup EXIT
@@ -126,6 +149,17 @@ PENDING), breaks something at random moments, and then checks from outside:
 80 % of the commands are ENABLE/DISABLE on 20 volume apps (cheap), 20 % are
 START/STOP/RESTART on 3 witness apps (real processes). Every manager is
 stopped with SIGTERM at the end and must exit 0.
+
+The rows marked "cluster:", "PostgreSQL:" and "both:" run across machines
+(docs/OPERATIONS.md, "Across machines"): three RabbitMQ nodes with quorum
+queues (\`scripts/rabbitmq-cluster.sh\`) and, for the database rows, a
+PostgreSQL primary with a synchronous standby (\`scripts/postgres-ha.sh\`)
+reached through a multi-host \`db_url\`. Their recovery is counted from the
+loss of the broker node, or from the promotion of the standby, as each row's
+notes say; poison sent during their faults must reach the dead-letter queue
+with reason \`rejected\`. The row marked "not covered" is the same database
+failover with an asynchronous standby whose WAL is held back: it shows what
+that configuration loses, and does not fail the run.
 
 ## Results
 

@@ -17,11 +17,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-services_dir=${DC_SERVICES_DIR:-$repo/build/services}
-mkdir -p "$services_dir"
-services_dir=$(cd "$services_dir" && pwd)
-# The server user may not be able to read the caller's working directory.
-cd /
+# shellcheck source=scripts/lib/postgres-server.sh
+source "$repo/scripts/lib/postgres-server.sh"
 port=${DC_PG_PORT:-55432}
 pg_bin=${DC_PG_BIN:-/usr/lib/postgresql/15/bin}
 database=dc_test
@@ -35,16 +32,6 @@ die() {
 
 [[ -x "$pg_bin/postgres" ]] || die "no PostgreSQL binaries in $pg_bin: run scripts/install-deps.sh or set DC_PG_BIN"
 [[ "$port" =~ ^[0-9]+$ ]] || die "DC_PG_PORT must be a port number, got '$port'"
-
-# PostgreSQL refuses to run as root, so as root every server-side command runs
-# as the postgres user; otherwise as the invoking user.
-if [[ $(id -u) -eq 0 ]]; then
-  server_user=postgres
-  as_server() { runuser -u postgres -- "$@"; }
-else
-  server_user=$(id -un)
-  as_server() { "$@"; }
-fi
 
 # The data area must be reachable by the server user through every parent
 # folder. When the services dir is not (e.g. a repo under a private home), the

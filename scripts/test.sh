@@ -21,10 +21,9 @@ trap cleanup EXIT INT TERM
 
 ./scripts/rabbitmq-local.sh start
 ./scripts/postgres-local.sh start
-# shellcheck disable=SC1091
-# rabbitmq-local.sh names the file after a port other than its default.
+# rabbitmq-local.sh names its env file after a port other than the default.
 rabbit_env=$DC_SERVICES_DIR/rabbitmq.env
-[[ ${DC_RABBIT_PORT:-56720} == 56720 ]] || rabbit_env=$DC_SERVICES_DIR/rabbitmq-$DC_RABBIT_PORT.env
+if [[ -n "${DC_RABBIT_PORT:-}" && "$DC_RABBIT_PORT" != 56720 ]]; then rabbit_env=$DC_SERVICES_DIR/rabbitmq-$DC_RABBIT_PORT.env; fi
 # shellcheck disable=SC1090
 source "$rabbit_env"
 # shellcheck disable=SC1091

@@ -219,9 +219,14 @@ Result<std::unique_ptr<ConnectionCore>> open_one(const Endpoint& ep, const Conne
 
 Result<Connection> Connection::open(const ConnectionSettings& settings) {
   if (settings.endpoints.empty()) return Error(Errc::invalid_argument, "no broker host configured (rabbit_host)");
+  std::vector<Endpoint> order;
+  for (const Endpoint& ep : settings.endpoints) {
+    if (ep != settings.try_last) order.push_back(ep);
+  }
+  if (order.size() < settings.endpoints.size()) order.push_back(*settings.try_last);
   std::string failures;
   std::optional<Error> last;
-  for (const Endpoint& ep : settings.endpoints) {
+  for (const Endpoint& ep : order) {
     auto core = open_one(ep, settings);
     if (core.ok()) return Connection(std::move(*core));
     const Error& e = core.error();

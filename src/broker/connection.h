@@ -60,6 +60,11 @@ struct TlsSettings {
 
 struct ConnectionSettings {
   std::vector<Endpoint> endpoints{{"localhost", 5672}};  // tried in order until one accepts
+  // Tried after all the others, wherever it stands in `endpoints`: the node a
+  // connection was just lost to. A hung node (frozen VM, stalled host) still
+  // completes TCP handshakes, so trying it first would cost connect_timeout
+  // before the next node of a cluster is tried.
+  std::optional<Endpoint> try_last;
   std::string vhost = "/";
   std::string username = "guest";
   std::string password = "guest";                   // never logged, never part of an error message
@@ -78,10 +83,11 @@ class ConnectionCore;  // rabbitmq-c state; see connection_core.h (broker layer 
 
 class Connection {
  public:
-  // Connects to the first endpoint of `settings` that accepts, logs in and
-  // opens a channel. When every endpoint fails, the error lists each
-  // endpoint's failure; auth and access_refused stop the fail-over at once
-  // (another node of the same cluster would refuse too).
+  // Connects to the first endpoint of `settings` that accepts (in order,
+  // with settings.try_last moved to the end), logs in and opens a channel.
+  // When every endpoint fails, the error lists each endpoint's failure;
+  // auth and access_refused stop the fail-over at once (another node of the
+  // same cluster would refuse too).
   static Result<Connection> open(const ConnectionSettings& settings);
 
   Connection(Connection&&) noexcept;

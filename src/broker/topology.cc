@@ -1,6 +1,7 @@
 #include "broker/topology.h"
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "broker/connection_core.h"
@@ -47,6 +48,29 @@ Status bind_queue(ConnectionCore& core, const std::string& queue, const std::str
                                                                 "' with key '" + routing_key + "'");
 }
 
+// Queue arguments as rabbitmq-c wants them; owns the text values the table
+// points into (a deque never moves what it holds).
+class QueueArguments {
+ public:
+  void text(const char* key, std::string value) {
+    amqp_table_entry_t& e = entries_.emplace_back();
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = as_bytes(values_.emplace_back(std::move(value)));
+  }
+  void integer(const char* key, int32_t value) {
+    amqp_table_entry_t& e = entries_.emplace_back();
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_I32;
+    e.value.value.i32 = value;
+  }
+  amqp_table_t table() { return amqp_table_t{static_cast<int>(entries_.size()), entries_.data()}; }
+
+ private:
+  std::deque<std::string> values_;
+  std::vector<amqp_table_entry_t> entries_;
+};
+
 }  // namespace
 
 Result<QueueType> parse_queue_type(std::string_view text) {
@@ -58,7 +82,7 @@ Result<QueueType> parse_queue_type(std::string_view text) {
 
 std::string_view to_string(QueueType type) { return type == QueueType::quorum ? "quorum" : "classic"; }
 
-Status declare_command_exchanges(Connection& conn, std::string_view exchange_name) {
+Status declare_command_exchanges(Connection& conn, std::string_view exchange_name, QueueType dead_letter_type) {
   if (exchange_name.empty()) return Error(Errc::invalid_argument, "rabbit_exchange must not be empty");
   ConnectionCore& core = conn.core();
   const std::string exchange(exchange_name);
@@ -66,8 +90,12 @@ Status declare_command_exchanges(Connection& conn, std::string_view exchange_nam
   const std::string dead = exchange + ".dead";
   if (Status st = declare_exchange(core, exchange, "direct"); !st.ok()) return st;
   if (Status st = declare_exchange(core, dlx, "fanout"); !st.ok()) return st;
-  if (Status st = declare_queue(core, dead, amqp_empty_table,
-                                "delete it (rabbitmqctl delete_queue " + dead + ") after saving its dead letters");
+  QueueArguments args;
+  if (dead_letter_type == QueueType::quorum) args.text("x-queue-type", "quorum");
+  if (Status st = declare_queue(core, dead, args.table(),
+                                "delete it (rabbitmqctl delete_queue " + dead +
+                                    ") after saving its dead letters, or set rabbit_queue_type to what it was "
+                                    "declared with");
       !st.ok()) {
     return st;
   }
@@ -76,23 +104,26 @@ Status declare_command_exchanges(Connection& conn, std::string_view exchange_nam
 
 Status declare_command_topology(Connection& conn, const CommandTopology& t) {
   if (t.queue.empty()) return Error(Errc::invalid_argument, "rabbit_queue must not be empty");
-  if (Status st = declare_command_exchanges(conn, t.exchange); !st.ok()) return st;
+  if (Status st = declare_command_exchanges(conn, t.exchange, t.queue_type); !st.ok()) return st;
   ConnectionCore& core = conn.core();
 
-  const std::string dlx = t.dead_letter_exchange();
-  amqp_table_entry_t entries[2];
-  entries[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
-  entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
-  entries[0].value.value.bytes = as_bytes(dlx);
-  entries[1].key = amqp_cstring_bytes("x-queue-type");
-  entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
-  entries[1].value.value.bytes = amqp_cstring_bytes("quorum");
-  const amqp_table_t arguments{t.queue_type == QueueType::quorum ? 2 : 1, entries};
+  QueueArguments args;
+  args.text("x-dead-letter-exchange", t.dead_letter_exchange());
+  if (t.queue_type == QueueType::quorum) {
+    args.text("x-queue-type", "quorum");
+    // Dead letters move only once the dead-letter queue has confirmed them
+    // (RabbitMQ's at-least-once dead-lettering, which needs reject-publish
+    // overflow); the default, at-most-once, drops them while that queue is
+    // unavailable, e.g. during a leader election.
+    args.text("x-dead-letter-strategy", "at-least-once");
+    args.text("x-overflow", "reject-publish");
+    args.integer("x-delivery-limit", kQuorumDeliveryLimit);
+  }
 
   const std::string advice = "delete the queue (rabbitmqctl delete_queue " + t.queue +
                              ", after draining it) or set rabbit_queue_type/rabbit_exchange to what it was "
                              "declared with";
-  if (Status st = declare_queue(core, t.queue, arguments, advice); !st.ok()) return st;
+  if (Status st = declare_queue(core, t.queue, args.table(), advice); !st.ok()) return st;
   if (Status st = bind_queue(core, t.queue, t.exchange, t.queue); !st.ok()) return st;
   return bind_queue(core, t.queue, t.exchange, std::string(kBroadcastRoutingKey));
 }

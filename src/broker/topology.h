@@ -2,17 +2,27 @@
 // every command source:
 //
 //   exchange <exchange>        direct, durable
-//     -> queue <queue>         durable, x-dead-letter-exchange=<exchange>.dlx
-//                              (x-queue-type=quorum when asked), bound twice:
-//                              routing key <queue> and routing key "all"
-//                              (kBroadcastRoutingKey, base/names.h)
+//     -> queue <queue>         durable, x-dead-letter-exchange=<exchange>.dlx,
+//                              bound twice: routing key <queue> and routing
+//                              key "all" (kBroadcastRoutingKey, base/names.h)
 //   exchange <exchange>.dlx    fanout, durable
-//     -> queue <exchange>.dead durable (always classic), bound with ""
+//     -> queue <exchange>.dead durable, bound with ""
+//
+// With QueueType::quorum both queues are quorum queues (replicated on a
+// cluster), and the manager queue also carries
+//   x-dead-letter-strategy=at-least-once  a dead letter leaves the queue only
+//                                         once <exchange>.dead has confirmed it
+//   x-overflow=reject-publish             required by at-least-once (no length
+//                                         limit is set, so nothing is refused)
+//   x-delivery-limit=kQuorumDeliveryLimit see below
+// so poison rejected by a manager lands in <exchange>.dead (x-death reason
+// "rejected") whichever node is down.
 //
 // Declaring is idempotent. A declaration that differs from what exists (other
 // type, other arguments) is refused by the broker with 406
 // PRECONDITION_FAILED; it comes back as Errc::conflict with the broker's
-// words and what to do.
+// words and what to do. Every client of one exchange must therefore use the
+// same queue type.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +40,19 @@ namespace dc::broker {
 inline constexpr std::string_view kDefaultCommandExchange = "dc_commands";
 
 enum class QueueType { classic, quorum };
+
+// A quorum queue counts the deliveries of each message and dead-letters it
+// (x-death reason "delivery_limit") past its limit. dc-manager never
+// requeues: it acks, or rejects poison without requeue. So on the RabbitMQ
+// versions that count every return (before 4.3), each count comes from a
+// consumer that went away with the message unacknowledged: a manager
+// crash, a shutdown, the loss of its broker node. Such a redelivery is not
+// poison, and must not be treated as such: RabbitMQ 4's default limit of 20
+// could be reached by a long-lived queue's unlucky message in a crash-looping
+// manager, so the limit is set explicitly, far above what failures add.
+// Only a message that killed the manager that many times (a true poison
+// pill) ends in the dead-letter queue this way.
+inline constexpr int32_t kQuorumDeliveryLimit = 100;
 
 // "classic" / "quorum" (case-sensitive, as in rabbit_queue_type); anything
 // else is invalid_argument.
@@ -52,10 +75,11 @@ struct CommandTopology {
 // of connection.h. After a channel-level error the connection stays usable.
 Status declare_command_topology(Connection& conn, const CommandTopology& t);
 
-// Declares only the exchanges and the dead-letter queue: what a command
-// source needs before publishing to routing key "all" when no manager queue
-// is known. declare_command_topology() includes this.
-Status declare_command_exchanges(Connection& conn, std::string_view exchange);
+// Declares only the exchanges and the dead-letter queue (of type
+// `dead_letter_type`): what a command source needs before publishing to
+// routing key "all" when no manager queue is known.
+// declare_command_topology() includes this.
+Status declare_command_exchanges(Connection& conn, std::string_view exchange, QueueType dead_letter_type);
 
 // Number of ready messages in `queue` (passive declare). Errc::not_found when
 // the queue does not exist.

@@ -10,8 +10,10 @@ BrokerConnector::~BrokerConnector() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<std::unique_ptr<broker::Consumer>> BrokerConnector::connect() const {
-  auto conn = broker::Connection::open(settings_);
+Result<std::unique_ptr<broker::Consumer>> BrokerConnector::connect(std::optional<Endpoint> try_last) const {
+  broker::ConnectionSettings settings = settings_;
+  settings.try_last = std::move(try_last);
+  auto conn = broker::Connection::open(settings);
   if (!conn) return conn.error();
   if (auto st = broker::declare_command_topology(*conn, topology_); !st) {
     return st.error().with_context("declaring the command topology");
@@ -21,12 +23,12 @@ Result<std::unique_ptr<broker::Consumer>> BrokerConnector::connect() const {
   return std::make_unique<broker::Consumer>(std::move(*consumer));
 }
 
-void BrokerConnector::begin() {
+void BrokerConnector::begin(std::optional<Endpoint> try_last) {
   if (busy_.load()) return;
   if (thread_.joinable()) thread_.join();
   busy_.store(true);
-  thread_ = std::thread([this] {
-    auto outcome = connect();
+  thread_ = std::thread([this, try_last = std::move(try_last)] {
+    auto outcome = connect(try_last);
     std::lock_guard lock(mutex_);
     outcome_ = std::move(outcome);
     busy_.store(false);

@@ -33,7 +33,9 @@ class BrokerConnector {
   BrokerConnector& operator=(const BrokerConnector&) = delete;
 
   // Starts an attempt in the background, unless one is under way.
-  void begin();
+  // `try_last`, when set, is the node the last connection was lost to: it
+  // is tried after the others, so a hung node does not delay fail-over.
+  void begin(std::optional<Endpoint> try_last = std::nullopt);
   bool busy() const { return busy_.load(); }
   // The outcome of the last finished attempt, once: a consuming Consumer,
   // or why there is none. nullopt while an attempt runs or after it was
@@ -41,7 +43,7 @@ class BrokerConnector {
   std::optional<Result<std::unique_ptr<broker::Consumer>>> take();
 
   // One attempt, on the calling thread.
-  Result<std::unique_ptr<broker::Consumer>> connect() const;
+  Result<std::unique_ptr<broker::Consumer>> connect(std::optional<Endpoint> try_last = std::nullopt) const;
 
  private:
   const broker::ConnectionSettings settings_;

@@ -152,6 +152,7 @@ void Manager::take_connection() {
     return;
   }
   consumer_ = std::move(**outcome);
+  lost_endpoint_.reset();
   metrics_.reconnects().inc();
   backoff_.reset();
   spdlog::info("consuming queue {} on {}", name(), consumer_->connection().describe());
@@ -164,6 +165,7 @@ void Manager::take_connection() {
 
 void Manager::broker_lost(const Error& error) {
   spdlog::warn("broker connection lost: {}", error.message());
+  if (consumer_) lost_endpoint_ = consumer_->connection().endpoint();
   consumer_.reset();
   backoff_.reset();
   set_mode(ManagerMode::fallback, error.message());
@@ -269,7 +271,7 @@ int Manager::run() {
     if (!consumer_) {
       take_connection();
       if (!consumer_ && !connector_.busy() && t >= next_reconnect_) {
-        connector_.begin();  // on its own thread: polling goes on meanwhile
+        connector_.begin(lost_endpoint_);  // on its own thread: polling goes on meanwhile
         next_reconnect_ = t + backoff_.next();
       }
     }

@@ -119,6 +119,9 @@ class Manager {
   Scheduler scheduler_;
   BrokerConnector connector_;
   std::unique_ptr<broker::Consumer> consumer_;
+  // The broker node the last connection was lost to: tried last on
+  // reconnect, so a hung node does not delay fail-over to the next one.
+  std::optional<Endpoint> lost_endpoint_;
   std::unique_ptr<CommandNotifier> notifier_;
   Backoff backoff_;
   std::atomic<int> mode_{static_cast<int>(ManagerMode::starting)};

@@ -109,7 +109,9 @@ struct CommandIssuer::Publishing {
   std::string declare(const Config& config, const std::vector<std::string>& queues) {
     broker::Connection& conn = publisher->connection();
     if (queues.empty() && !exchanges_declared) {
-      if (auto st = broker::declare_command_exchanges(conn, config.rabbit_exchange); !st) {
+      auto type = broker::parse_queue_type(config.rabbit_queue_type);
+      if (!type) return type.error().message();
+      if (auto st = broker::declare_command_exchanges(conn, config.rabbit_exchange, *type); !st) {
         return "declaring the exchange failed (" + st.error().message() + ")";
       }
       exchanges_declared = true;

@@ -1,6 +1,10 @@
 // Connection against the real broker: login, the error taxonomy, fail-over
 // and heartbeats.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -14,6 +18,35 @@ using test::test_settings;
 
 // A TCP port on 127.0.0.1 where nothing listens (bound, never listened).
 int dead_port() { return 1; }
+
+// A listening socket that never accepts nor speaks: the kernel completes the
+// TCP handshake, the AMQP handshake never comes, as with a frozen broker.
+class HungListener {
+ public:
+  HungListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot set up a listening socket";
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~HungListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  HungListener(const HungListener&) = delete;
+  HungListener& operator=(const HungListener&) = delete;
+  Endpoint endpoint() const { return {"127.0.0.1", port_}; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 TEST(Connection, ConnectsAndDescribesItselfWithoutPassword) {
   DC_REQUIRE_RABBIT();
@@ -85,6 +118,44 @@ TEST(Connection, FailsOverToTheNextHostInOrder) {
   auto s = test_settings();
   const Endpoint good = s.endpoints.front();
   s.endpoints = {{"127.0.0.1", dead_port()}, good};
+  auto conn = Connection::open(s);
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  EXPECT_EQ(conn->endpoint(), good);
+}
+
+// Connection::open and how long it took.
+std::pair<Result<Connection>, std::chrono::steady_clock::duration> timed_open(const ConnectionSettings& s) {
+  const auto start = std::chrono::steady_clock::now();
+  auto conn = Connection::open(s);
+  return {std::move(conn), std::chrono::steady_clock::now() - start};
+}
+
+TEST(Connection, TheNodeJustLostIsTriedLast) {
+  DC_REQUIRE_RABBIT();
+  HungListener hung;
+  auto s = test_settings();
+  const Endpoint good = s.endpoints.front();
+  s.endpoints = {hung.endpoint(), good};
+  s.connect_timeout = 1500ms;
+  // In list order, the hung node costs the whole connect timeout.
+  auto [slow, slow_took] = timed_open(s);
+  ASSERT_TRUE(slow.ok()) << slow.error().message();
+  EXPECT_EQ(slow->endpoint(), good);
+  EXPECT_GE(slow_took, 1400ms);
+  // Named as the node just lost, it goes last: the next node answers at once.
+  s.try_last = hung.endpoint();
+  auto [fast, fast_took] = timed_open(s);
+  ASSERT_TRUE(fast.ok()) << fast.error().message();
+  EXPECT_EQ(fast->endpoint(), good);
+  EXPECT_LT(fast_took, 1000ms) << "the hung node was tried first";
+}
+
+TEST(Connection, TheNodeTriedLastIsStillTriedWhenTheOthersFail) {
+  DC_REQUIRE_RABBIT();
+  auto s = test_settings();
+  const Endpoint good = s.endpoints.front();
+  s.endpoints = {good, {"127.0.0.1", dead_port()}};
+  s.try_last = good;
   auto conn = Connection::open(s);
   ASSERT_TRUE(conn.ok()) << conn.error().message();
   EXPECT_EQ(conn->endpoint(), good);

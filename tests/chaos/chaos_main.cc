@@ -7,7 +7,7 @@
 //            [--rabbit-port P] [--pg-port P] [--only a,b] [--report FILE]
 //
 // Scenarios (--only): broker-kill, manager-kill, network, broker-freeze,
-// database, topology, same-name, hostile.
+// database, topology, same-name, hostile, cluster (tests/chaos/cluster_scenarios.h).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +21,7 @@
 
 #include "base/ids.h"
 #include "base/time.h"
+#include "chaos/cluster_scenarios.h"
 #include "chaos/scenarios.h"
 
 namespace dc::chaos {
@@ -66,7 +67,10 @@ std::string render(const std::vector<Row>& rows, const HostileReport& hostile, b
     }
     md << "| " << r.scenario << " | " << r.faults << " | " << r.issued << " | " << r.executed << " | " << reasons
        << " | " << r.lost << " | " << r.duplicated << " | " << r.order_violations << " | " << r.via_poll << " | "
-       << fmt_seconds(r.recovery_s) << " | " << fmt_seconds(r.settle_s) << " | " << (r.passed() ? "PASS" : "**FAIL**")
+       << fmt_seconds(r.recovery_s) << " | " << fmt_seconds(r.settle_s) << " | "
+       << (!r.passed()         ? "**FAIL**"
+           : r.verdict.empty() ? "PASS"
+                               : r.verdict)
        << " |\n";
   }
   md << "\nNotes per scenario:\n\n";
@@ -97,10 +101,11 @@ std::string render(const std::vector<Row>& rows, const HostileReport& hostile, b
 }
 
 int usage(const std::string& problem) {
-  std::cerr << "dc-chaos: " << problem
-            << "\nusage: dc-chaos --source-dir REPO --bin-dir DIR_WITH_DC_MANAGER --work-dir DIR [--full] [--seed N]"
-               " [--rabbit-port P] [--pg-port P] [--only broker-kill,manager-kill,network,broker-freeze,database,"
-               "topology,same-name,late-exit,broadcast-new-apps,lease,hanging-reconnect,hostile] [--report FILE]\n";
+  std::cerr
+      << "dc-chaos: " << problem
+      << "\nusage: dc-chaos --source-dir REPO --bin-dir DIR_WITH_DC_MANAGER --work-dir DIR [--full] [--seed N]"
+         " [--rabbit-port P] [--pg-port P] [--only broker-kill,manager-kill,network,broker-freeze,database,"
+         "topology,same-name,late-exit,broadcast-new-apps,lease,hanging-reconnect,hostile,cluster] [--report FILE]\n";
   return 2;
 }
 
@@ -197,10 +202,12 @@ int chaos_main(int argc, char** argv) {
         {"broadcast-new-apps", run_broadcast_newer_apps},
         {"lease", run_lease_takeover},
         {"hanging-reconnect", run_hanging_reconnects},
-        {"hostile", [&](Context& c) {
+        {"hostile",
+         [&](Context& c) {
            hostile_ran = true;
            return run_hostile(c, hostile);
-         }}};
+         }},
+        {"cluster", run_cluster}};
     for (const auto& [name, run] : scenarios) {
       if (g_interrupted.load()) break;
       if (!only.empty() && only.find("," + name + ",") == std::string::npos) continue;

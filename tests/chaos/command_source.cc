@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "base/endpoint.h"
 #include "base/ids.h"
 #include "broker/topology.h"
 
@@ -20,6 +21,8 @@ CommandSource::CommandSource(std::unique_ptr<Store> store, SourceSettings settin
 CommandSource::~CommandSource() = default;
 
 void CommandSource::drop_publisher() {
+  // As dc-manager does: the node just lost is tried last next time.
+  if (publisher_) lost_endpoint_ = publisher_->connection().endpoint();
   publisher_.reset();
   declared_.clear();
   next_connect_ = std::chrono::steady_clock::now() + kReconnectSpacing;
@@ -30,7 +33,10 @@ bool CommandSource::ensure_publisher(const std::string& queue) {
   if (!publisher_) {
     if (std::chrono::steady_clock::now() < next_connect_) return false;
     broker::ConnectionSettings cs;
-    cs.endpoints = {{settings_.rabbit_host, settings_.rabbit_port}};
+    auto endpoints = parse_endpoint_list(settings_.rabbit_host, settings_.rabbit_port);
+    if (!endpoints) return false;
+    cs.endpoints = std::move(*endpoints);
+    cs.try_last = lost_endpoint_;
     cs.heartbeat = std::chrono::seconds(0);
     cs.connect_timeout = std::chrono::milliseconds(2000);
     cs.rpc_timeout = std::chrono::milliseconds(3000);
@@ -51,7 +57,7 @@ bool CommandSource::ensure_publisher(const std::string& queue) {
     publisher_.emplace(std::move(*pub));
   }
   if (!declared_.count(queue)) {
-    broker::CommandTopology topology{settings_.exchange, queue, broker::QueueType::classic};
+    broker::CommandTopology topology{settings_.exchange, queue, settings_.queue_type};
     if (auto st = broker::declare_command_topology(publisher_->connection(), topology); !st) {
       drop_publisher();
       return false;
@@ -71,11 +77,18 @@ Result<std::string> CommandSource::issue(const std::string& app_id, const std::s
   command.args_json = args_json;
 
   const auto deadline = std::chrono::steady_clock::now() + settings_.record_deadline;
-  for (;;) {
+  for (bool retried = false;; retried = true) {
     command.issued_at = now();
     // A broadcast addresses the apps of `manager` (dcctl --all --manager).
     auto rows = command.is_broadcast() ? store_->record_command(command, manager) : store_->record_command(command);
     if (rows) break;
+    // A connection lost during COMMIT leaves its outcome unknown; when the
+    // retry finds this (fresh, random) command id taken, that commit had
+    // gone through (e.g. to the standby that was then promoted).
+    if (retried && rows.error().code() == Errc::conflict) {
+      ++counters_.record_ambiguous;
+      break;
+    }
     if (!rows.error().retryable() || std::chrono::steady_clock::now() >= deadline) {
       ++counters_.record_refused;
       return rows.error().with_context("recording command " + command.id);

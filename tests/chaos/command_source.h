@@ -14,15 +14,19 @@
 
 #include "base/result.h"
 #include "broker/publisher.h"
+#include "broker/topology.h"
 #include "protocol/command.h"
 #include "store/store.h"
 
 namespace dc::chaos {
 
 struct SourceSettings {
+  // One host, or a list "h1:p1,h2:p2" tried in order (rabbit_host syntax);
+  // entries without a port use rabbit_port.
   std::string rabbit_host = "127.0.0.1";
   int rabbit_port = 0;
   std::string exchange;
+  broker::QueueType queue_type = broker::QueueType::classic;
   // How long record_command is retried while the database is unavailable
   // before the command counts as refused (it was never accepted).
   std::chrono::milliseconds record_deadline{60000};
@@ -34,6 +38,7 @@ struct SourceCounters {
   uint64_t publish_failed = 0;  // left PENDING for the database path
   uint64_t record_refused = 0;  // the store stayed unavailable: never accepted
   uint64_t record_retries = 0;
+  uint64_t record_ambiguous = 0;  // a retry found the lost COMMIT had gone through
 };
 
 class CommandSource {
@@ -64,6 +69,7 @@ class CommandSource {
   SourceSettings settings_;
   std::optional<broker::Publisher> publisher_;
   std::set<std::string> declared_;
+  std::optional<Endpoint> lost_endpoint_;
   std::chrono::steady_clock::time_point next_connect_{};
   SourceCounters counters_;
 };

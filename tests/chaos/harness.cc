@@ -271,6 +271,7 @@ Status ManagerProcess::spawn() {
       {"DC_RABBIT_PORT", std::to_string(spec_.rabbit_port)},
       {"DC_RABBIT_QUEUE", spec_.name},
       {"DC_RABBIT_EXCHANGE", spec_.exchange},
+      {"DC_RABBIT_QUEUE_TYPE", spec_.queue_type},
       {"DC_RABBIT_HEARTBEAT", std::to_string(spec_.heartbeat_s)},
       {"DC_DB_URL", spec_.db_url},
       {"DC_POLL_INTERVAL", std::to_string(spec_.poll_interval_s)},

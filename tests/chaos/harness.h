@@ -111,10 +111,11 @@ class Postgres {
 
 // How a dc-manager under test is configured.
 struct ManagerSpec {
-  std::string name;      // also its queue
-  std::string exchange;  // a private exchange per scenario, so dead letters are counted per scenario
-  std::string rabbit_host = "127.0.0.1";
+  std::string name;                       // also its queue
+  std::string exchange;                   // a private exchange per scenario, so dead letters are counted per scenario
+  std::string rabbit_host = "127.0.0.1";  // or a host list "h:p,h:p" (rabbit_host syntax)
   int rabbit_port = 0;
+  std::string queue_type = "classic";  // rabbit_queue_type
   std::string db_url;
   std::string witness;   // DC_WITNESS for its apps
   std::string dir;       // working directory, logs

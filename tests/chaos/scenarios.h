@@ -34,6 +34,7 @@ struct Row {
   double settle_s = 0;                      // last command issued -> everything finished
   std::vector<std::string> failures;        // why the row fails; empty = pass
   std::vector<std::string> notes;
+  std::string verdict;  // shown instead of PASS when set (a row that demonstrates a limit)
   bool passed() const { return failures.empty(); }
 };
 

@@ -63,6 +63,19 @@ TEST(ConfigJsonTest, NoSecretAppearsInClear) {
   EXPECT_EQ(json["metrics_listen"], "127.0.0.1:9100");
 }
 
+TEST(ConfigJsonTest, MultiHostDbUrlIsShownWithThePasswordMasked) {
+  ConfigSources sources;
+  sources.flags["db_url"] =
+      "postgresql://dc:Pair-Pass-5@10.0.0.1:5432,10.0.0.2:5432/dc?target_session_attrs=read-write";
+  Result<Config> config = load_config(sources);
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->db_url, sources.flags["db_url"]) << "the URL reaches libpq unchanged";
+  const std::string text = config_to_json(*config);
+  EXPECT_THAT(text, Not(HasSubstr("Pair-Pass-5")));
+  EXPECT_EQ(nlohmann::json::parse(text)["db_url"],
+            "postgresql://dc:***@10.0.0.1:5432,10.0.0.2:5432/dc?target_session_attrs=read-write");
+}
+
 TEST(ConfigJsonTest, SecretKeysAreMarked) {
   std::set<std::string_view> secrets;
   std::set<std::string_view> names;

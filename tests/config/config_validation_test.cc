@@ -187,8 +187,9 @@ TEST_F(ConfigValidationTest, DbUrl) {
   for (const char* bad : {"mysql://u@h/db", "sqlite://", "dc.sqlite3", "", "sqlite:memory"}) {
     expect_rejected("db_url", bad);
   }
-  for (const char* good : {"sqlite://dc.sqlite3", "sqlite:///var/lib/dc.db",
-                           "sqlite::memory:", "postgresql://u:p@127.0.0.1:5432/dc", "postgres://localhost/dc"}) {
+  for (const char* good :
+       {"sqlite://dc.sqlite3", "sqlite:///var/lib/dc.db", "sqlite::memory:", "postgresql://u:p@127.0.0.1:5432/dc",
+        "postgres://localhost/dc", "postgresql://u:p@10.0.0.1:5432,10.0.0.2:5433/dc?target_session_attrs=read-write"}) {
     EXPECT_EQ(flag_error("db_url", good), "") << good;
   }
   // The error must not echo a password.

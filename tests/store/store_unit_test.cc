@@ -2,6 +2,7 @@
 // pure helpers (db_url parsing and redaction, time and argv codecs).
 #include <gtest/gtest.h>
 
+#include "base/redact.h"
 #include "store/codec.h"
 #include "store/db_url.h"
 #include "store/store_contract.h"
@@ -41,6 +42,22 @@ TEST(DbUrl, PostgresFormsAreHandedToLibpq) {
   }
 }
 
+TEST(DbUrl, MultiHostUrlsAreHandedToLibpqWithThePasswordMasked) {
+  // A primary and its standby: libpq tries the hosts in order and keeps the
+  // one that accepts writes.
+  const std::string url =
+      "postgresql://dc:S3cret@10.0.0.1:5432,10.0.0.2:5433/dc?target_session_attrs=read-write&connect_timeout=3";
+  auto parsed = parse_db_url(url);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->backend, DbUrl::Backend::postgresql);
+  EXPECT_EQ(parsed->target, url);
+  EXPECT_EQ(parsed->redacted,
+            "postgresql://dc:***@10.0.0.1:5432,10.0.0.2:5433/dc?target_session_attrs=read-write&connect_timeout=3");
+  // The host list as query parameters, password too.
+  EXPECT_EQ(redact_url("postgresql:///dc?host=a,b&port=5432,5433&password=S3cret&target_session_attrs=read-write"),
+            "postgresql:///dc?host=a,b&port=5432,5433&password=***&target_session_attrs=read-write");
+}
+
 TEST(DbUrl, UnknownSchemeIsRefusedWithPasswordRedacted) {
   auto parsed = parse_db_url("mysql://admin:hunter2@db:3306/dc");
   ASSERT_FALSE(parsed.ok());
@@ -57,6 +74,15 @@ TEST(DbUrl, Redaction) {
   EXPECT_EQ(parse_db_url("postgresql://u:secret@h:5432/db")->redacted, "postgresql://u:***@h:5432/db");
   EXPECT_EQ(parse_db_url("postgresql://u:p/w@h/db")->redacted, "postgresql://u:***@h/db");
   EXPECT_EQ(parse_db_url("sqlite://dc.sqlite3")->redacted, "sqlite://dc.sqlite3");
+}
+
+TEST(PostgresOpen, EveryHostOfAListUnreachableIsUnavailableAndHidesThePassword) {
+  auto opened = Store::open(
+      "postgresql://dc:topsecret@127.0.0.1:1,127.0.0.1:2/dc?connect_timeout=2&target_session_attrs=read-write");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code(), Errc::unavailable) << opened.error().message();
+  EXPECT_EQ(opened.error().message().find("topsecret"), std::string::npos) << opened.error().message();
+  EXPECT_NE(opened.error().message().find("127.0.0.1:1,127.0.0.1:2"), std::string::npos) << opened.error().message();
 }
 
 TEST(PostgresOpen, UnreachableServerIsUnavailableAndHidesThePassword) {
