@@ -148,6 +148,15 @@ pg_ha_ports=${BENCH_PG_HA_PORTS:-55496,55497}
 cluster_hosts="127.0.0.1:${cluster_ports//,/,127.0.0.1:}"
 pg_pair_url="postgresql://postgres@127.0.0.1:${pg_ha_ports/,/,127.0.0.1:}/dc?target_session_attrs=read-write"
 
+# pg_reset [URL]: an empty dc schema in the database at URL (default
+# $pg_url): every table dc creates dropped, then dcctl db init.
+pg_reset() {
+  local url=${1:-$pg_url}
+  PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 "$url" \
+    -c "DROP TABLE IF EXISTS commands, apps, managers, events, schema_version CASCADE" >/dev/null
+  "$dcctl_bin" --db-url "$url" db init >/dev/null
+}
+
 # cluster_services start|stop: the cluster and the PostgreSQL pair, under $svc.
 cluster_services() {
   DC_CLUSTER_RABBIT_PORTS=$cluster_ports DC_SERVICES_DIR=$svc "$repo/scripts/rabbitmq-cluster.sh" "$1" &&
@@ -167,9 +176,7 @@ on_cluster() {
 # its store on the pair's current primary (standby attached or not).
 drain_pg_pair() {
   local count=$1 bodies=$2 t0 w
-  PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 "$pg_pair_url" \
-    -c "DROP TABLE IF EXISTS commands, apps, managers, schema_version CASCADE" >/dev/null
-  "$dcctl_bin" --db-url "$pg_pair_url" db init >/dev/null
+  pg_reset "$pg_pair_url"
   "$python" "$tools" register-pg "$pg_pair_url" --managers 1 --apps-per "$drain_apps"
   bench reset-queue --queue m00 >/dev/null
   bench publish --queue m00 --bodies "$bodies" >/dev/null
@@ -246,11 +253,7 @@ make_template() {
   "$python" "$tools" register-sqlite "$1" --manager "$2" --apps "$3"
 }
 
-pg_reset() {
-  PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 "$pg_url" \
-    -c "DROP TABLE IF EXISTS commands, apps, managers, events, schema_version CASCADE" >/dev/null
-  "$dcctl_bin" --db-url "$pg_url" db init >/dev/null
-}
+
 
 # ------------------------------------------------------------ set-up
 
