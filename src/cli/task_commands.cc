@@ -16,10 +16,6 @@
 namespace dc {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-
 int fail(const Error& error) {
   std::cerr << "dcctl task: " << error.message() << '\n';
   if (error.code() == Errc::invalid_argument) return kExitUsage;

@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "cli/exit_codes.h"
 #include "config/config.h"
 
 namespace CLI {
@@ -21,8 +22,6 @@ class App;
 }  // namespace CLI
 
 namespace dc {
-
-inline constexpr int kExitBrokerUnavailable = 4;
 
 class TaskCommands {
  public:

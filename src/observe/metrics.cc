@@ -103,6 +103,26 @@ void append_sample(std::string& out, std::string_view name, std::string_view suf
 
 }  // namespace
 
+void append_family(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   const std::vector<std::string>& label_names, std::span<const Sample> samples) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  append_escaped(out, help, false);
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  for (const Sample& sample : samples) {
+    assert(sample.label_values.size() == label_names.size() && "one label value per label name");
+    if (sample.label_values.size() != label_names.size()) continue;
+    append_sample(out, name, "", label_names, sample.label_values);
+    append_double(out, sample.value);
+    out += '\n';
+  }
+}
+
 // ---- Histogram -------------------------------------------------------------
 
 Histogram::Histogram(std::span<const double> upper_bounds)
@@ -278,8 +298,20 @@ Result<HistogramFamily*> MetricsRegistry::histogram(std::string_view name, std::
   return add<HistogramFamily>("histogram", name, help, label_names, upper_bounds);
 }
 
+void MetricsRegistry::add_collector(std::function<void(std::string&)> collect) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::make_shared<const std::function<void(std::string&)>>(std::move(collect)));
+}
+
 std::string MetricsRegistry::render() const {
   std::string out;
+  auto collectors = render_families(out);
+  for (const auto& collect : collectors) (*collect)(out);
+  return out;
+}
+
+std::vector<std::shared_ptr<const std::function<void(std::string&)>>> MetricsRegistry::render_families(
+    std::string& out) const {
   std::lock_guard lock(mutex_);
   for (const auto& entry : families_) {
     std::visit(
@@ -331,7 +363,7 @@ std::string MetricsRegistry::render() const {
         },
         entry->family);
   }
-  return out;
+  return collectors_;
 }
 
 }  // namespace dc
