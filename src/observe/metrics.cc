@@ -40,6 +40,12 @@ void append_double(std::string& out, double value) {
     out += "NaN";
   } else if (std::isinf(value)) {
     out += value > 0 ? "+Inf" : "-Inf";
+  } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    // Whole numbers (byte counts, seconds since the epoch) in full, as
+    // client libraries print them: "8388608", not "8.388608e+06".
+    char buf[24];
+    const auto result = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(value));
+    out.append(buf, result.ptr);
   } else {
     // Shortest round-trip digits in %g style, so 0.0005 stays "0.0005"
     // rather than "5e-04" (bucket bounds are read by people too).
