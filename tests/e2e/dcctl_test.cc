@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "e2e/e2e_fixture.h"
 
@@ -103,11 +104,17 @@ PtyRun run_in_pty(const std::vector<std::string>& argv, const Env& env, const st
     if (n <= 0) break;  // EIO once the child has exited and closed the terminal
     run.out.append(buf, static_cast<size_t>(n));
   }
+  // The terminal closes before the process has quite exited (a sanitizer
+  // build checks for leaks after that): wait for the exit, within the time.
   int status = 0;
-  if (::waitpid(pid, &status, WNOHANG) == 0) {
+  pid_t reaped = 0;
+  while ((reaped = ::waitpid(pid, &status, WNOHANG)) == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  if (reaped == 0) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
-  } else if (WIFEXITED(status)) {
+  } else if (reaped == pid && WIFEXITED(status)) {
     run.exit_code = WEXITSTATUS(status);
   }
   ::close(master);
