@@ -270,7 +270,7 @@ issue restart "$app" --wait
 expect_app status RUNNING
 new_pid=$(app_field pid)
 [[ $new_pid != "$old_pid" ]] || fail "pid unchanged after RESTART ($old_pid)"
-run_dcctl apps list
+run_dcctl status "$app" || fail "dcctl status $app: not RUNNING after RESTART"
 
 step "DISABLE: the schedule will not start it (an explicit START still would)"
 issue disable "$app" --wait

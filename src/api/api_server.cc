@@ -17,6 +17,7 @@
 #include "api/workers.h"
 #include "http/server.h"
 #include "observe/metrics.h"
+#include "observe/process_metrics.h"
 #include "views/json.h"
 
 namespace dc {
@@ -269,6 +270,7 @@ Status api_detail::ApiCore::register_metrics() {
   streams_gauge = *streams;
   queue_gauge = *queued;
   events_counter = *events;
+  add_process_metrics(metrics);
   return ok_status();
 }
 

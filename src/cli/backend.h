@@ -13,12 +13,20 @@
 #include <vector>
 
 #include "base/result.h"
-#include "source/issue.h"
 #include "config/config.h"
+#include "source/issue.h"
 #include "store/store.h"
 #include "views/json.h"
 
 namespace dc {
+
+// The registry fields `dcctl apps update` may change; unset ones stay.
+struct AppChanges {
+  std::optional<std::string> name;
+  std::optional<std::string> manager;
+  std::optional<std::vector<std::string>> exec;
+  std::optional<std::optional<std::string>> schedule;  // set to nullopt: no schedule any more
+};
 
 class DcctlBackend {
  public:
@@ -26,11 +34,11 @@ class DcctlBackend {
 
   // Records and publishes (issue.h). Remotely, issued_by is the token's name.
   virtual Result<IssueReport> issue(const IssueRequest& request) = 0;
-  // Every row of `cmd_id` once all have an outcome, or as they stand when
-  // `timeout_s` ran out (`timed_out` set): get_command() at growing
-  // intervals (20 ms up to 250 ms).
-  Result<std::vector<CommandRecord>> wait_for_outcome(const std::string& cmd_id, double timeout_s, bool& timed_out);
   virtual Status add_app(const App& app) = 0;
+  // Changes the registry fields `changes` gives (the others stay) and
+  // returns the app as stored. Errc::not_found for an unknown app,
+  // Errc::invalid_argument for a value the registry refuses.
+  virtual Result<App> update_app(const std::string& app_id, const AppChanges& changes) = 0;
   virtual Result<std::vector<App>> list_apps(const AppFilter& filter) = 0;
   virtual Result<std::optional<App>> get_app(const std::string& app_id) = 0;
   virtual Status remove_app(const std::string& app_id) = 0;

@@ -1,7 +1,9 @@
 // dcctl (SPEC §7): issues commands, manages the app registry, inspects
-// commands and managers. Exit codes: 0 success; 1 failure (or, with --wait,
-// a command NOT_EXECUTED); 2 usage or configuration error; 3 --wait ran out
-// of time.
+// commands, apps and managers, tails app logs. Exit codes (exit_codes.h):
+// 0 success; 1 failure (or, with --wait, a command NOT_EXECUTED); 2 usage or
+// configuration error; 3 --wait ran out of time (status: an app is not
+// running); 4 status: unknown app (task: broker down); 5 the database
+// cannot be reached.
 #pragma once
 
 #include <string>

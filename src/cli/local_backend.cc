@@ -1,7 +1,6 @@
 // dcctl's direct way: the store, and the issuing layer to publish; and what
 // both ways share.
 #include <chrono>
-#include <thread>
 
 #include "cli/backend.h"
 
@@ -10,11 +9,28 @@ namespace {
 
 class LocalBackend final : public DcctlBackend {
  public:
-  LocalBackend(std::unique_ptr<Store> store, Config config) : store_(std::move(store)), config_(std::move(config)) {}
+  LocalBackend(std::unique_ptr<Store> store, Config config)
+      : store_(std::move(store)), config_(std::move(config)), issuer_(*store_, config_) {}
 
-  Result<IssueReport> issue(const IssueRequest& request) override { return issue_command(*store_, config_, request); }
+  // One broker connection for every command of this dcctl run.
+  Result<IssueReport> issue(const IssueRequest& request) override { return issuer_.issue(request); }
 
   Status add_app(const App& app) override { return store_->add_app(app); }
+  Result<App> update_app(const std::string& app_id, const AppChanges& changes) override {
+    auto current = store_->get_app(app_id);
+    if (!current) return current.error();
+    if (!*current) return Error(Errc::not_found, "unknown app '" + app_id + "'");
+    App app = std::move(**current);
+    if (changes.name) app.name = *changes.name;
+    if (changes.manager) app.manager = *changes.manager;
+    if (changes.exec) app.exec = *changes.exec;
+    if (changes.schedule) app.schedule = *changes.schedule;
+    if (auto st = store_->update_app(app); !st) return st.error();
+    auto stored = store_->get_app(app_id);
+    if (!stored) return stored.error();
+    if (!*stored) return Error(Errc::not_found, "app '" + app_id + "' was removed meanwhile");
+    return std::move(**stored);
+  }
   Result<std::vector<App>> list_apps(const AppFilter& filter) override { return store_->list_apps(filter); }
   Result<std::optional<App>> get_app(const std::string& app_id) override { return store_->get_app(app_id); }
   Status remove_app(const std::string& app_id) override { return store_->remove_app(app_id); }
@@ -38,27 +54,12 @@ class LocalBackend final : public DcctlBackend {
   }
 
  private:
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> store_;  // before issuer_, which uses it
   Config config_;
+  CommandIssuer issuer_;
 };
 
 }  // namespace
-
-Result<std::vector<CommandRecord>> DcctlBackend::wait_for_outcome(const std::string& cmd_id, double timeout_s,
-                                                                  bool& timed_out) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  auto delay = std::chrono::milliseconds(20);
-  for (;;) {
-    auto rows = get_command(cmd_id);
-    if (!rows) return rows.error();
-    bool done = true;
-    for (const auto& row : *rows) done = done && row.flag != CmdFlag::pending;
-    timed_out = !done;
-    if (done || std::chrono::steady_clock::now() >= deadline) return rows;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(250));
-  }
-}
 
 Result<std::unique_ptr<DcctlBackend>> open_local_backend(const Config& config) {
   auto store = Store::open(config.db_url);

@@ -117,6 +117,17 @@ class RemoteBackend final : public DcctlBackend {
     return ok_status();
   }
 
+  Result<App> update_app(const std::string& app_id, const AppChanges& changes) override {
+    json body = json::object();
+    if (changes.name) body["name"] = *changes.name;
+    if (changes.manager) body["manager"] = *changes.manager;
+    if (changes.exec) body["exec"] = *changes.exec;
+    if (changes.schedule) body["schedule"] = *changes.schedule ? json(**changes.schedule) : json();
+    auto answer = call("PATCH", "/api/v1/apps/" + percent_encode(app_id), body.dump(), "update app '" + app_id + "'");
+    if (!answer) return answer.error();
+    return app_from_json(*answer);
+  }
+
   Result<std::vector<App>> list_apps(const AppFilter& filter) override {
     std::string target = "/api/v1/apps";
     if (filter.manager) target += "?manager=" + percent_encode(*filter.manager);

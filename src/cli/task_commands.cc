@@ -16,10 +16,6 @@
 namespace dc {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-
 int fail(const Error& error) {
   std::cerr << "dcctl task: " << error.message() << '\n';
   if (error.code() == Errc::invalid_argument) return kExitUsage;
@@ -55,6 +51,7 @@ struct TaskCommands::Options {
   std::vector<std::string> option_pairs;
   bool wait_confirm = false;
   bool json_out = false;
+  bool no_headers = false;
   std::vector<std::string> queue_list;
   size_t limit = 100;
   bool all = false;
@@ -84,6 +81,7 @@ TaskCommands::TaskCommands(CLI::App& app) : options_(std::make_unique<Options>()
   o.queues->add_option("QUEUE", o.queue_list,
                        "Queues to show (default: the queues of worker_queues and of the [actors.*] tables)");
   o.queues->add_flag("--json", o.json_out, "Print one JSON document");
+  o.queues->add_flag("-q,--no-headers", o.no_headers, "Print the rows without the header line and the note");
 
   auto* dead = o.task->add_subcommand("dead", "Dead letters of a task queue (QUEUE.XQ)");
   dead->require_subcommand(1);
@@ -189,9 +187,11 @@ int TaskCommands::run(const Config& config) {
     if (o.json_out) {
       std::cout << out.dump(2) << '\n';
     } else {
-      print_table(std::cout, {"QUEUE", "READY", "DELAYED", "DEAD", "CONSUMERS", "NOTE"}, rows);
-      std::cout << "(ready and delayed count messages waiting in the broker; a delayed message a worker holds "
-                   "until its eta is not counted)\n";
+      print_table(std::cout, {"QUEUE", "READY", "DELAYED", "DEAD", "CONSUMERS", "NOTE"}, rows, !o.no_headers);
+      if (!o.no_headers) {
+        std::cout << "(ready and delayed count messages waiting in the broker; a delayed message a worker holds "
+                     "until its eta is not counted)\n";
+      }
     }
     return status;
   }

@@ -2,7 +2,7 @@
 // and look at task queues and their dead letters.
 //
 //   dcctl task send QUEUE ACTOR [--args JSON] [--kwargs JSON] [--delay MS] [--option K=V]... [--wait-confirm] [--json]
-//   dcctl task queues [QUEUE...] [--json]
+//   dcctl task queues [QUEUE...] [--json] [-q]
 //   dcctl task dead list QUEUE [--limit N] [--json]
 //   dcctl task dead requeue QUEUE (--all | MESSAGE_ID)
 //   dcctl task dead purge QUEUE
@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "cli/exit_codes.h"
 #include "config/config.h"
 
 namespace CLI {
@@ -21,8 +22,6 @@ class App;
 }  // namespace CLI
 
 namespace dc {
-
-inline constexpr int kExitBrokerUnavailable = 4;
 
 class TaskCommands {
  public:

@@ -23,7 +23,7 @@ std::string printable(std::string_view text) {
 }
 
 void print_table(std::ostream& out, const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
+                 const std::vector<std::vector<std::string>>& rows, bool with_header) {
   std::vector<size_t> widths(header.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
@@ -40,7 +40,7 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
     }
     out << line << '\n';
   };
-  emit(header);
+  if (with_header) emit(header);
   for (const auto& row : rows) emit(row);
 }
 

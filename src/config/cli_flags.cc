@@ -8,7 +8,9 @@ std::string config_flag_help(const ConfigKey& key) {
   std::string help(key.help);
   help += " (default: ";
   help += key.default_value.empty() ? "none" : key.default_value;
-  help += ")";
+  help += ") [env ";
+  help += config_env_var(key.name);
+  help += "]";
   return help;
 }
 
@@ -16,7 +18,7 @@ void add_config_flags(CLI::App& app, ConfigSources& sources) {
   constexpr const char* kGroup = "Configuration";
   app.add_option_function<std::string>(
          "--config", [&sources](const std::string& path) { sources.config_file = path; },
-         "TOML configuration file (default: $DC_CONFIG, else ./dc.toml if present)")
+         "TOML configuration file (default: ./dc.toml if present) [env " + std::string(kConfigFileEnvVar) + "]")
       ->type_name("FILE")
       ->group(kGroup)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);

@@ -228,7 +228,8 @@ Status CommandRunner::claim_and_carry_out(const CommandRecord& row, const App& a
 Status CommandRunner::finish(const CommandRecord& row, const Outcome& outcome) {
   auto st = store_.finish(row.cmd_id, row.app_id, claimer_, outcome);
   if (!st) return st;
-  metrics_.command_finished(outcome.flag, outcome.path, std::chrono::duration<double>(now() - row.issued_at).count());
+  metrics_.command_finished(row.command, outcome.flag, outcome.path,
+                            std::chrono::duration<double>(now() - row.issued_at).count());
   if (outcome.flag == CmdFlag::executed) {
     spdlog::info("{} {} {}: EXECUTED via {} ({})", to_string(row.command), row.app_id, row.cmd_id,
                  to_string(outcome.path), outcome.result);

@@ -191,7 +191,7 @@ Status DeliveryHandler::finish_run(broker::Consumer& consumer, const DbOnlyRun& 
       metrics_.duplicates().inc();
       continue;
     }
-    metrics_.command_finished(CmdFlag::executed, DeliveryPath::broker,
+    metrics_.command_finished(row.command, CmdFlag::executed, DeliveryPath::broker,
                               std::chrono::duration<double>(t - row.issued_at).count());
     spdlog::info("{} {} {}: EXECUTED via broker ({})", to_string(row.command), row.app_id, row.cmd_id,
                  run.items[i].outcome.result);

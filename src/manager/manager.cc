@@ -301,8 +301,14 @@ int Manager::run() {
       // seconds, not every tick, so 10,000 apps cost nothing per second.
       if (auto apps = store_->list_apps(AppFilter{name()}); apps) {
         std::array<int64_t, 5> counts{};
-        for (const auto& app : *apps) counts[static_cast<size_t>(app.status)]++;
+        std::vector<AppStatusSample> states;
+        states.reserve(apps->size());
+        for (const auto& app : *apps) {
+          counts[static_cast<size_t>(app.status)]++;
+          states.push_back(AppStatusSample{app.app_id, app.status});
+        }
         metrics_.set_apps(counts);
+        metrics_.set_app_states(std::move(states));
         report_status();
       } else {
         note_error(apps.error(), "counting apps by status");

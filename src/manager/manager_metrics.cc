@@ -1,6 +1,7 @@
 #include "manager/manager_metrics.h"
 
 #include "base/version.h"
+#include "observe/process_metrics.h"
 
 #include <string_view>
 #include <utility>
@@ -42,20 +43,57 @@ ManagerMetrics::ManagerMetrics() {
   }
   set_mode(ManagerMode::starting);
   apps_ = must(registry_.gauge("dc_apps", "Apps of this manager by status", {"status"}));
-  latency_ = &must(registry_.histogram("dc_command_latency_seconds", "From issue to recorded outcome"))->with();
+  auto* latency = must(
+      registry_.histogram("dc_command_latency_seconds", "From issue to recorded outcome, by command", {"command"}));
+  for (size_t i = 0; i < latency_.size(); ++i) {
+    const std::array<std::string_view, 1> command{to_string(static_cast<CmdName>(i + 1))};
+    latency_[i] = &latency->with(command);  // every command renders, from 0
+  }
   // Prometheus' build_info convention: the value is 1, the version a label.
   const std::array<std::string_view, 1> version{kVersion};
   must(registry_.gauge("dc_build_info", "The running build: always 1, its version as a label", {"version"}))
       ->with(version)
       .set(1);
+  registry_.add_collector([this](std::string& out) {
+    std::vector<AppStatusSample> apps;
+    {
+      std::lock_guard lock(app_states_mutex_);
+      apps = app_states_;
+    }
+    out += format_app_status_metrics(apps);
+  });
+  add_process_metrics(registry_);
 }
 
-void ManagerMetrics::command_finished(CmdFlag flag, DeliveryPath path, double latency_seconds) {
+std::string format_app_status_metrics(const std::vector<AppStatusSample>& apps) {
+  std::vector<Sample> running;
+  std::vector<Sample> status;
+  running.reserve(apps.size());
+  status.reserve(apps.size());
+  for (const auto& app : apps) {
+    running.push_back(Sample{{app.app_id}, app.status == AppStatus::running ? 1.0 : 0.0});
+    status.push_back(Sample{{app.app_id, std::string(to_string(app.status))}, 1.0});
+  }
+  std::string out;
+  append_family(out, "dc_app_running", "gauge", "1 while the app runs, else 0; one series per app of this manager",
+                {"app_id"}, running);
+  append_family(out, "dc_app_status", "gauge", "The app's current status as a label (value 1); one series per app",
+                {"app_id", "status"}, status);
+  return out;
+}
+
+void ManagerMetrics::set_app_states(std::vector<AppStatusSample> apps) {
+  std::lock_guard lock(app_states_mutex_);
+  app_states_ = std::move(apps);
+}
+
+void ManagerMetrics::command_finished(CmdName command, CmdFlag flag, DeliveryPath path, double latency_seconds) {
   if (flag == CmdFlag::pending) return;
   const size_t o = flag == CmdFlag::executed ? 0 : 1;
   const size_t p = path == DeliveryPath::broker ? 0 : 1;
   commands_[o][p]->inc();
-  latency_->observe(latency_seconds);
+  const auto index = static_cast<size_t>(command) - 1;
+  if (index < latency_.size()) latency_[index]->observe(latency_seconds);
 }
 
 uint64_t ManagerMetrics::commands(CmdFlag flag, DeliveryPath path) const {

@@ -40,6 +40,12 @@ void append_double(std::string& out, double value) {
     out += "NaN";
   } else if (std::isinf(value)) {
     out += value > 0 ? "+Inf" : "-Inf";
+  } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    // Whole numbers (byte counts, seconds since the epoch) in full, as
+    // client libraries print them: "8388608", not "8.388608e+06".
+    char buf[24];
+    const auto result = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(value));
+    out.append(buf, result.ptr);
   } else {
     // Shortest round-trip digits in %g style, so 0.0005 stays "0.0005"
     // rather than "5e-04" (bucket bounds are read by people too).
@@ -102,6 +108,26 @@ void append_sample(std::string& out, std::string_view name, std::string_view suf
 }
 
 }  // namespace
+
+void append_family(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   const std::vector<std::string>& label_names, std::span<const Sample> samples) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  append_escaped(out, help, false);
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  for (const Sample& sample : samples) {
+    assert(sample.label_values.size() == label_names.size() && "one label value per label name");
+    if (sample.label_values.size() != label_names.size()) continue;
+    append_sample(out, name, "", label_names, sample.label_values);
+    append_double(out, sample.value);
+    out += '\n';
+  }
+}
 
 // ---- Histogram -------------------------------------------------------------
 
@@ -278,8 +304,20 @@ Result<HistogramFamily*> MetricsRegistry::histogram(std::string_view name, std::
   return add<HistogramFamily>("histogram", name, help, label_names, upper_bounds);
 }
 
+void MetricsRegistry::add_collector(std::function<void(std::string&)> collect) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::make_shared<const std::function<void(std::string&)>>(std::move(collect)));
+}
+
 std::string MetricsRegistry::render() const {
   std::string out;
+  auto collectors = render_families(out);
+  for (const auto& collect : collectors) (*collect)(out);
+  return out;
+}
+
+std::vector<std::shared_ptr<const std::function<void(std::string&)>>> MetricsRegistry::render_families(
+    std::string& out) const {
   std::lock_guard lock(mutex_);
   for (const auto& entry : families_) {
     std::visit(
@@ -331,7 +369,7 @@ std::string MetricsRegistry::render() const {
         },
         entry->family);
   }
-  return out;
+  return collectors_;
 }
 
 }  // namespace dc

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -156,6 +157,22 @@ class GaugeFamily : public MetricFamily<Gauge> {
       : MetricFamily<Gauge>(std::move(name), std::move(help), std::move(label_names), std::move(upper_bounds)) {}
 };
 
+// One series of a family rendered from a snapshot at scrape time (see
+// MetricsRegistry::add_collector): label values in the order of the
+// family's label names, and the value.
+struct Sample {
+  std::vector<std::string> label_values;
+  double value = 0;
+};
+
+// Appends a whole family in the exposition format: "# HELP", "# TYPE"
+// (`type` is "counter" or "gauge"), then one line per sample, with the same
+// escaping as render(). For families whose series come and go with a
+// snapshot (one per app) or are read at scrape time (/proc); the caller
+// passes valid names (as the registry checks them).
+void append_family(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   const std::vector<std::string>& label_names, std::span<const Sample> samples);
+
 // Owns the metric families and renders them. Families render in
 // registration order; within a family, series are ordered by label values.
 class MetricsRegistry {
@@ -187,14 +204,24 @@ class MetricsRegistry {
   // newline. Ends with a newline. Safe to call while other threads update.
   std::string render() const;
 
+  // Adds a function render() calls after the families, to append families
+  // computed at scrape time (append_family). Collectors run in the order
+  // added, on the thread calling render(), with no lock of the registry's
+  // held: each must be thread-safe itself.
+  void add_collector(std::function<void(std::string&)> collect);
+
  private:
   struct Entry;
+  // Renders the families into `out` under the lock; returns the collectors
+  // to run after it is released.
+  std::vector<std::shared_ptr<const std::function<void(std::string&)>>> render_families(std::string& out) const;
   template <class Family>
   Result<Family*> add(std::string_view type, std::string_view name, std::string_view help,
                       std::initializer_list<std::string_view> label_names, std::span<const double> upper_bounds);
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Entry>> families_;  // registration order
+  std::vector<std::shared_ptr<const std::function<void(std::string&)>>> collectors_;
 };
 
 // The content type to serve render() with.

@@ -10,7 +10,8 @@
 //   dramatiq_delayed_messages_inprogress    gauge      delayed messages held until their eta
 //   dramatiq_message_duration_milliseconds  histogram  time spent running, Dramatiq's buckets
 //
-// plus dc_worker_* series of our own (consumers connected, undecodable
+// plus the process_* metrics of every Prometheus client (process_metrics.h)
+// and dc_worker_* series of our own (consumers connected, undecodable
 // messages). Thread safe (observe/metrics.h).
 #pragma once
 

@@ -139,7 +139,13 @@ TEST_P(ApiE2eTest, RolesAndAuthentication) {
   EXPECT_EQ(call("DELETE", "/api/v1/apps/x", {}, admin_).status, 204);
   // No token needed for these.
   EXPECT_EQ(call("GET", "/healthz").status, 200);
-  EXPECT_EQ(call("GET", "/metrics").status, 200);
+  const auto metrics = call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  // The process_* metrics of every Prometheus client, as dc-manager serves them.
+  for (const char* name : {"\nprocess_cpu_seconds_total ", "\nprocess_resident_memory_bytes ", "\nprocess_open_fds ",
+                           "\nprocess_start_time_seconds "}) {
+    EXPECT_NE(metrics.body.find(name), std::string::npos) << name << metrics.body;
+  }
   EXPECT_EQ(call("GET", "/").status, 200);
   EXPECT_EQ(call("GET", "/app.js").status, 200);
   // The refusals were logged without the token.

@@ -233,6 +233,49 @@ TEST_P(DcctlRemoteTest, SameOutputJsonWaitAndExitCodes) {
   EXPECT_EQ(remote({"db", "init"}, viewer_).exit_code, 2);
 }
 
+TEST_P(DcctlRemoteTest, StatusSeveralAppsAndUpdateThroughTheApi) {
+  const std::string m1 = w().unique("m1");
+  ASSERT_NE(start(m1), nullptr);
+  ASSERT_TRUE(w().add_app("r1", m1, {e2e::collector_app()}));
+  ASSERT_TRUE(w().add_app("r2", m1, {e2e::collector_app()}));
+  auto started = remote({"start", "r1", "r2", "--wait=20"}, operator_);
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  EXPECT_NE(started.out.find("  r1: EXECUTED"), std::string::npos) << started.out;
+  EXPECT_NE(started.out.find("  r2: EXECUTED"), std::string::npos) << started.out;
+
+  auto status = remote({"status", "r1", "r2"}, viewer_);
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_NE(status.out.find("RUNNING"), std::string::npos) << status.out;
+  EXPECT_EQ(remote({"status", "r1", "ghost"}, viewer_).exit_code, 4);
+  ASSERT_EQ(remote({"stop", "r2", "--wait=20"}, operator_).exit_code, 0);
+  EXPECT_EQ(remote({"status", "r1", "r2"}, viewer_).exit_code, 3);
+  auto listed = remote({"status", "--json"}, viewer_);
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out).size(), 2u) << listed.out;
+
+  auto updated = remote({"apps", "update", "r1", "--schedule", "every 5m", "--name", "Remote one"}, admin_);
+  ASSERT_EQ(updated.exit_code, 0) << updated.out << updated.err;
+  auto app = w().app("r1");
+  ASSERT_TRUE(app.has_value());
+  EXPECT_EQ(app->schedule, "every 5m");
+  EXPECT_EQ(app->name, "Remote one");
+  ASSERT_EQ(remote({"apps", "update", "r1", "--no-schedule"}, admin_).exit_code, 0);
+  app = w().app("r1");
+  ASSERT_TRUE(app.has_value());
+  EXPECT_FALSE(app->schedule.has_value());
+  EXPECT_EQ(app->name, "Remote one") << "what was not given stays";
+  EXPECT_EQ(remote({"apps", "update", "r1", "--name", "x"}, operator_).exit_code, 1);  // admin only
+  EXPECT_EQ(remote({"apps", "update", "ghost", "--name", "x"}, admin_).exit_code, 1);
+
+  // dc-api that cannot be reached: exit 5, as a database that cannot be.
+  const std::string token_file = w().dir() + "/token-unreachable";
+  e2e::write_file(token_file, viewer_ + "\n");
+  auto unreachable =
+      e2e::run_tool({dcctl_path(), "status", "--api-url", "http://127.0.0.1:1", "--api-token-file", token_file},
+                    {{"PATH", "/usr/bin:/bin"}, {"HOME", w().dir()}}, w().dir(), 60s);
+  EXPECT_EQ(unreachable.exit_code, 5) << unreachable.out << unreachable.err;
+}
+
 TEST_P(ApiEdgesTest, PrintConfigAndCleanShutdown) {
   auto printed = e2e::run_tool({api_bin(), "--print-config", "--api-listen", "[::1]:9090"}, api_env(), w().dir(), 20s);
   ASSERT_EQ(printed.exit_code, 0) << printed.err;

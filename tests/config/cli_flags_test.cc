@@ -37,8 +37,12 @@ TEST_F(CliFlagsTest, EveryKeyHasAFlagWithHelpAndDefault) {
     ASSERT_NE(option, nullptr) << key.name;
     EXPECT_THAT(option->get_description(), HasSubstr(std::string(key.help)));
     EXPECT_THAT(option->get_description(), HasSubstr("(default: "));
+    // Every option names the environment variable that sets it too.
+    EXPECT_THAT(option->get_description(), HasSubstr("[env " + config_env_var(key.name) + "]"));
   }
   EXPECT_NE(app.get_option_no_throw("--config"), nullptr);
+  EXPECT_THAT(app.get_option("--config")->get_description(), HasSubstr("[env DC_CONFIG]"));
+  EXPECT_THAT(app.help(), HasSubstr("[env DC_RABBIT_PORT]"));
   EXPECT_THAT(app.get_option("--rabbit-port")->get_description(), HasSubstr("(default: 5672)"));
   EXPECT_THAT(app.help(), HasSubstr("--rabbit-queue-type"));
   EXPECT_THAT(app.help(), HasSubstr("Configuration"));

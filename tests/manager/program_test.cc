@@ -19,15 +19,6 @@
 namespace dc {
 namespace {
 
-// The address dc-manager's log says it serves on ("[::1]:41234"), or "".
-std::string served_address(const std::string& log) {
-  const std::string marker = "serving /metrics and /healthz on ";
-  const size_t at = log.find(marker);
-  if (at == std::string::npos) return "";
-  const size_t start = at + marker.size();
-  return log.substr(start, log.find_first_of(" \r\n", start) - start);
-}
-
 class MetricsListen : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
@@ -51,7 +42,7 @@ TEST_P(MetricsListen, ServesHealthz) {
   for (int i = 0; i < 100 && address.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (::waitpid(pid, nullptr, WNOHANG) == pid) break;  // exited early: the log says why
-    address = served_address(test::slurp(log));
+    address = test::served_metrics_address(test::slurp(log));
   }
   ASSERT_FALSE(address.empty()) << "dc-manager did not serve " << listen << ":\n" << test::slurp(log);
   EXPECT_EQ(address.find(":0"), std::string::npos) << "the log names the bound port: " << address;
@@ -62,8 +53,7 @@ TEST_P(MetricsListen, ServesHealthz) {
   EXPECT_NE(body.find("ok: mode"), std::string::npos) << body;
   std::string metrics;
   EXPECT_EQ(test::run_shell("curl -gsS --max-time 5 'http://" + address + "/metrics' 2>&1", &metrics), 0) << metrics;
-  EXPECT_NE(metrics.find("dc_build_info{version=\"" + std::string(kVersion) + "\"} 1"), std::string::npos)
-      << metrics;
+  EXPECT_NE(metrics.find("dc_build_info{version=\"" + std::string(kVersion) + "\"} 1"), std::string::npos) << metrics;
 
   ::kill(pid, SIGTERM);
   EXPECT_EQ(test::wait_exit(pid), 0) << test::slurp(log);

@@ -371,5 +371,36 @@ TEST(Metrics, RejectsInvalidDefinitions) {
   EXPECT_EQ(parse(registry.render()).type.size(), 1u);
 }
 
+TEST(Metrics, AppendFamilyRendersASnapshotWithTheSameEscaping) {
+  std::string out;
+  const std::vector<Sample> samples = {{{"a\"b", "RUNNING"}, 1}, {{"plain", "STOPPED"}, 0.5}};
+  append_family(out, "snap_state", "gauge", "A snapshot\nfamily", {"app_id", "status"}, samples);
+  const Exposition parsed = parse(out);
+  EXPECT_TRUE(parsed.errors.empty()) << out;
+  EXPECT_EQ(parsed.type.at("snap_state"), "gauge");
+  EXPECT_EQ(parsed.help.at("snap_state"), "A snapshot\nfamily");
+  EXPECT_EQ(parsed.samples.at("snap_state{app_id=a\"b,status=RUNNING}"), "1");
+  EXPECT_EQ(parsed.samples.at("snap_state{app_id=plain,status=STOPPED}"), "0.5");
+}
+
+TEST(Metrics, CollectorsRenderAfterTheFamiliesOnEveryScrape) {
+  MetricsRegistry registry;
+  registry.counter("first_total", "First").value()->with().inc(2);
+  int calls = 0;
+  registry.add_collector([&calls](std::string& out) {
+    ++calls;
+    const Sample sample{{}, static_cast<double>(calls)};
+    append_family(out, "scraped", "gauge", "Read at scrape time", {}, std::span<const Sample>(&sample, 1));
+  });
+  Exposition parsed = parse(registry.render());
+  EXPECT_TRUE(parsed.errors.empty());
+  ASSERT_EQ(parsed.sample_order.size(), 2u);
+  EXPECT_EQ(parsed.sample_order[0], "first_total");
+  EXPECT_EQ(parsed.sample_order[1], "scraped");
+  EXPECT_EQ(parsed.samples.at("scraped"), "1");
+  parsed = parse(registry.render());
+  EXPECT_EQ(parsed.samples.at("scraped"), "2");
+}
+
 }  // namespace
 }  // namespace dc

@@ -46,4 +46,14 @@ inline int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// The address a daemon's log says it serves /metrics on ("[::1]:41234",
+// from "serving /metrics and /healthz on ..."), or "" before it says so.
+inline std::string served_metrics_address(const std::string& log) {
+  const std::string marker = "serving /metrics and /healthz on ";
+  const size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  const size_t start = at + marker.size();
+  return log.substr(start, log.find_first_of(" \r\n", start) - start);
+}
+
 }  // namespace dc::test

@@ -112,6 +112,9 @@ TEST_F(WorkerTest, RunsAFunctionActorAndAcks) {
   EXPECT_THAT(metrics, HasSubstr("dramatiq_messages_total{queue_name=\"" + queue_ + "\",actor_name=\"record\"} 20"));
   EXPECT_THAT(metrics, HasSubstr("dramatiq_message_duration_milliseconds_count{queue_name=\"" + queue_ +
                                  "\",actor_name=\"record\"} 20"));
+  // dc-worker's /metrics also has the process_* metrics of every Prometheus client.
+  EXPECT_THAT(metrics, HasSubstr("\nprocess_cpu_seconds_total "));
+  EXPECT_THAT(metrics, HasSubstr("\nprocess_resident_memory_bytes "));
 }
 
 TEST_F(WorkerTest, RetriesWithBackoffThenDeadLetterWithRetriesAndTraceback) {
