@@ -8,8 +8,8 @@
 namespace dc {
 
 // A random RFC 4122 version-4 UUID, lower-case, 36 characters. Aborts the
-// process (with a message) if OpenSSL's random generator fails: an id that
-// might repeat is worse than none.
+// process (with a message) if the kernel's random generator (getrandom(2))
+// fails: an id that might repeat is worse than none.
 std::string random_uuid();
 
 // dc's namespace for name-based UUIDs.
