@@ -1,5 +1,7 @@
 #include "worker/metrics.h"
 
+#include "observe/build_info.h"
+
 namespace dc::worker {
 
 WorkerMetrics::WorkerMetrics() {
@@ -28,6 +30,7 @@ WorkerMetrics::WorkerMetrics() {
                     .counter("dc_worker_undecodable_messages_total",
                              "Messages that are not task messages, dead-lettered on arrival.", {"queue"})
                     .value();
+  (void)register_build_info(registry_);
 }
 
 }  // namespace dc::worker
