@@ -11,6 +11,7 @@
 #include "base/strings.h"
 #include "base/version.h"
 #include "cli/backend.h"
+#include "cli/completion.h"
 #include "cli/task_commands.h"
 #include "cli/views.h"
 #include "config/cli_flags.h"
@@ -325,6 +326,7 @@ constexpr std::string_view kSynopsis =
     "  dcctl managers [--json]\n"
     "  dcctl db init\n"
     "  dcctl task send|queues|dead ...   pipeline tasks (dcctl task --help)\n"
+    "  dcctl completion bash|zsh         print the shell completion script\n"
     "Exit codes: 0 ok; 1 failed (with --wait: NOT_EXECUTED); 2 usage or configuration error; 3 --wait timed out.\n"
     "A command is stored in the database before it is published: if the broker is down it stays PENDING\n"
     "and the manager picks it up by polling.";
@@ -442,6 +444,7 @@ int dcctl_main(int argc, char** argv) {
   add_apps_commands(app, request);
   add_inspection_commands(app, request);
   TaskCommands task_commands(app);
+  CompletionCommand completion(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -450,6 +453,7 @@ int dcctl_main(int argc, char** argv) {
   }
   // The values are copied out by now: keep secrets out of ps and /proc.
   scrub_secret_flags(argc, argv);
+  if (completion.parsed()) return completion.run();
 
   auto config = load_config_from(sources);
   if (!config) {
