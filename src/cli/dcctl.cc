@@ -270,7 +270,7 @@ int run_managers(const Config& config, bool json_out) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& view : *managers) {
     const ManagerRecord& m = view.record;
-    rows.push_back({m.name, m.host, std::to_string(m.pid), m.mode, view.live ? "yes" : "no",
+    rows.push_back({m.name, m.host, std::to_string(m.pid), std::string(to_string(m.mode)), view.live ? "yes" : "no",
                     format_iso8601(m.last_seen), format_iso8601(m.started_at), m.version});
   }
   print_table(std::cout, {"NAME", "HOST", "PID", "MODE", "LIVE", "LAST_SEEN", "STARTED_AT", "VERSION"}, rows);

@@ -838,6 +838,15 @@ std::string config_to_json(const Config& config) {
   json["worker_shutdown_timeout"] = config.worker_shutdown_timeout;
   json["task_max_priority"] = config.task_max_priority;
   json["task_max_body"] = config.task_max_body;
+  json["api_listen"] = config.api_listen;
+  json["api_tokens_file"] = optional_text(config.api_tokens_file);
+  json["api_tls_cert"] = optional_text(config.api_tls_cert);
+  json["api_tls_key"] = optional_text(config.api_tls_key);
+  json["api_max_body"] = config.api_max_body;
+  json["api_request_timeout"] = config.api_request_timeout;
+  json["api_url"] = optional_text(config.api_url);
+  json["api_token_file"] = optional_text(config.api_token_file);
+  // The [actors.NAME] tables come last, after every key.
   nlohmann::ordered_json actors = nlohmann::ordered_json::object();
   for (const ActorConfig& actor : config.actors) {
     nlohmann::ordered_json a;
@@ -856,14 +865,6 @@ std::string config_to_json(const Config& config) {
     actors[actor.name] = std::move(a);
   }
   json["actors"] = std::move(actors);
-  json["api_listen"] = config.api_listen;
-  json["api_tokens_file"] = optional_text(config.api_tokens_file);
-  json["api_tls_cert"] = optional_text(config.api_tls_cert);
-  json["api_tls_key"] = optional_text(config.api_tls_key);
-  json["api_max_body"] = config.api_max_body;
-  json["api_request_timeout"] = config.api_request_timeout;
-  json["api_url"] = optional_text(config.api_url);
-  json["api_token_file"] = optional_text(config.api_token_file);
   // Config values are validated text, but a Config built by hand may hold
   // invalid UTF-8: replace rather than throw.
   return json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

@@ -41,7 +41,7 @@ Result<std::unique_ptr<Lease>> Lease::acquire(std::string_view db_url, ManagerRe
       spdlog::warn("reading the lease holder of '{}' failed: {}", self.name, managers.error().message());
     } else {
       for (const auto& m : *managers) {
-        if (m.name == self.name && m.host == self.host && m.mode != "stopped" && !pid_alive(m.pid)) {
+        if (m.name == self.name && m.host == self.host && m.mode != ManagerMode::stopped && !pid_alive(m.pid)) {
           spdlog::warn("taking over the lease of manager '{}' from pid {} on this host, which is gone", m.name, m.pid);
           st = (*store)->acquire_lease(self, std::chrono::milliseconds(0));
           break;
@@ -90,7 +90,7 @@ void Lease::run() {
     lock.unlock();
     const auto sent = SteadyClock::now();
     const auto mode = static_cast<ManagerMode>(mode_.load());
-    const Status st = store_->heartbeat(self_.name, self_.instance, to_string(mode));
+    const Status st = store_->heartbeat(self_.name, self_.instance, mode);
     if (st) {
       confirmed_ns_.store(steady_ns(sent));
       if (failing) spdlog::info("lease heartbeat of '{}' works again", self_.name);

@@ -73,7 +73,7 @@ Result<std::unique_ptr<Manager>> Manager::start(Config config, ManagerOptions op
   self.host = host_name();
   self.pid = ::getpid();
   self.started_at = now();
-  self.mode = std::string(to_string(ManagerMode::starting));
+  self.mode = ManagerMode::starting;
   self.version = options.version;
   self.instance = random_uuid();
   const std::chrono::milliseconds ttl = std::chrono::seconds(config.lease_ttl);
@@ -130,7 +130,7 @@ void Manager::set_mode(ManagerMode mode, std::string_view why) {
   const auto previous = static_cast<ManagerMode>(mode_.exchange(static_cast<int>(mode)));
   if (previous == mode) return;
   spdlog::info("mode {} -> {} ({})", to_string(previous), to_string(mode), why);
-  metrics_.set_mode(to_string(mode));
+  metrics_.set_mode(mode);
   lease_->set_mode(mode);
   report_status();
 }

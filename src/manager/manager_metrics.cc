@@ -36,11 +36,11 @@ ManagerMetrics::ManagerMetrics() {
   reconnects_ =
       &must(registry_.counter("dc_broker_reconnects_total", "Reconnections to the broker after a loss"))->with();
   mode_ = must(registry_.gauge("dc_mode", "1 for the mode the manager is in", {"mode"}));
-  for (std::string_view mode : {"starting", "broker", "fallback"}) {
-    const std::array<std::string_view, 1> label{mode};
+  for (ManagerMode mode : {ManagerMode::starting, ManagerMode::broker, ManagerMode::fallback}) {
+    const std::array<std::string_view, 1> label{to_string(mode)};
     mode_->with(label);  // every mode renders, as 0 or 1
   }
-  mode_->set_exclusive("starting");
+  set_mode(ManagerMode::starting);
   apps_ = must(registry_.gauge("dc_apps", "Apps of this manager by status", {"status"}));
   latency_ = &must(registry_.histogram("dc_command_latency_seconds", "From issue to recorded outcome"))->with();
   // Fails only when the name is taken, which no other metric here does.

@@ -8,6 +8,7 @@
 
 #include "observe/metrics.h"
 #include "protocol/command.h"
+#include "store/store.h"
 
 namespace dc {
 
@@ -21,7 +22,7 @@ class ManagerMetrics {
   Counter& duplicates() { return *duplicates_; }
   Counter& other_manager() { return *other_manager_; }
   Counter& reconnects() { return *reconnects_; }
-  void set_mode(std::string_view mode) { mode_->set_exclusive(mode); }
+  void set_mode(ManagerMode mode) { mode_->set_exclusive(to_string(mode)); }
   // Counts indexed by AppStatus.
   void set_apps(const std::array<int64_t, 5>& by_status);
 

@@ -126,7 +126,7 @@ PendingEvent manager_event(std::string_view action, const ManagerRecord& manager
   j["name"] = manager.name;
   j["host"] = manager.host;
   j["pid"] = manager.pid;
-  j["mode"] = manager.mode;
+  j["mode"] = to_string(manager.mode);
   j["live"] = live;
   j["last_seen"] = format_iso8601(manager.last_seen);
   j["started_at"] = format_iso8601(manager.started_at);

@@ -187,10 +187,16 @@ Result<ManagerRecord> decode_manager(const SqlRow& row) {
   manager.pid = r.integer(2, "pid");
   manager.started_at = r.time(3, "started_at");
   manager.last_seen = r.time(4, "last_seen");
-  manager.mode = r.text(5);
+  const std::string mode = r.text(5);
   manager.version = r.text(6);
   manager.instance = r.text(7);
   if (r.error()) return *r.error();
+  const auto known = manager_mode_from_string(mode);
+  if (!known) {
+    return schema_error("managers row " + quoted(manager.name) + ": column mode holds " + quoted(mode) +
+                        ", not 'starting', 'broker', 'fallback' or 'stopped'");
+  }
+  manager.mode = *known;
   return manager;
 }
 
@@ -265,7 +271,7 @@ class SqlStore final : public Store {
   Result<std::optional<CommandRecord>> get_command_row(std::string_view cmd_id, std::string_view app_id) override;
 
   Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) override;
-  Status heartbeat(std::string_view name, std::string_view instance, std::string_view mode) override;
+  Status heartbeat(std::string_view name, std::string_view instance, ManagerMode mode) override;
   Status release_lease(std::string_view name, std::string_view instance) override;
   Result<TimePoint> database_time() override;
   Result<std::vector<ManagerRecord>> list_managers() override;
@@ -1064,7 +1070,6 @@ Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseco
   const std::string what = "acquire the lease of manager " + quoted(self.name);
   if (auto st = check_name(self.name, "the manager name"); !st) return st.error().with_context(what);
   if (auto st = require_nonempty(self.host, "the manager host"); !st) return st.error().with_context(what);
-  if (auto st = require_nonempty(self.mode, "the manager mode"); !st) return st.error().with_context(what);
   if (auto st = require_nonempty(self.instance, "the manager instance"); !st) return st.error().with_context(what);
   const auto ttl = std::chrono::duration_cast<std::chrono::microseconds>(lease_ttl);
 
@@ -1078,7 +1083,7 @@ Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseco
                                                  integer("managers.pid", self.pid),
                                                  text("managers.started_at", started),
                                                  text("managers.last_seen", seen),
-                                                 text("managers.mode", self.mode),
+                                                 text("managers.mode", to_string(self.mode)),
                                                  text("managers.version", self.version),
                                                  text("managers.instance", self.instance),
                                                  text("lease expiry", format_db_time(*at - ttl))};
@@ -1116,16 +1121,17 @@ Status SqlStore::acquire_lease(const ManagerRecord& self, std::chrono::milliseco
     auto record = decode_manager(holder->front());
     if (!record) return record.error();
     return Error(Errc::conflict, "a manager of this name is already running on host " + quoted(record->host) +
-                                     " (pid " + std::to_string(record->pid) + ", mode " + record->mode +
-                                     ", last seen " + format_iso8601(record->last_seen) +
+                                     " (pid " + std::to_string(record->pid) + ", mode " +
+                                     std::string(to_string(record->mode)) + ", last seen " +
+                                     format_iso8601(record->last_seen) +
                                      " by the database's clock); stop it first, or wait until its lease expires at " +
                                      format_iso8601(record->last_seen + ttl));
   });
 }
 
-Status SqlStore::heartbeat(std::string_view name, std::string_view instance, std::string_view mode) {
+Status SqlStore::heartbeat(std::string_view name, std::string_view instance, ManagerMode manager_mode) {
   const std::string what = "heartbeat of manager " + quoted(name);
-  if (auto st = require_nonempty(mode, "the manager mode"); !st) return st.error().with_context(what);
+  const std::string_view mode = to_string(manager_mode);
   auto at = database_now();
   if (!at) return at.error().with_context(what);
   const std::string seen = format_db_time(*at);

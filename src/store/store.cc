@@ -24,6 +24,13 @@ std::string_view to_string(ManagerMode mode) {
   return "starting";
 }
 
+std::optional<ManagerMode> manager_mode_from_string(std::string_view text) {
+  for (ManagerMode mode : {ManagerMode::starting, ManagerMode::broker, ManagerMode::fallback, ManagerMode::stopped}) {
+    if (text == to_string(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<Store>> Store::open(std::string_view db_url) {
   using store_detail::DbUrl;
   auto url = store_detail::parse_db_url(db_url);

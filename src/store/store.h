@@ -114,6 +114,8 @@ struct CommandRecord {
 enum class ManagerMode { starting, broker, fallback, stopped };
 // "starting", "broker", "fallback", "stopped".
 std::string_view to_string(ManagerMode mode);
+// The inverse of to_string; nullopt for any other text.
+std::optional<ManagerMode> manager_mode_from_string(std::string_view text);
 
 struct ManagerRecord {
   std::string name;
@@ -121,7 +123,7 @@ struct ManagerRecord {
   int64_t pid = 0;
   TimePoint started_at{};
   TimePoint last_seen{};
-  std::string mode = "broker";  // "broker" | "fallback" | "stopped"
+  ManagerMode mode = ManagerMode::broker;
   std::string version;
   // Random per process start: what the lease, the heartbeat and the claims
   // match on. Not the pid: two containers both run their manager as pid 1.
@@ -351,7 +353,7 @@ class Store {
   virtual Status acquire_lease(const ManagerRecord& self, std::chrono::milliseconds lease_ttl) = 0;
   // Refreshes last_seen and mode; fenced if the lease now belongs to another
   // instance, not_found if there is no lease of that name.
-  virtual Status heartbeat(std::string_view name, std::string_view instance, std::string_view mode) = 0;
+  virtual Status heartbeat(std::string_view name, std::string_view instance, ManagerMode mode) = 0;
   // Marks the manager stopped (mode "stopped"); conflict, leaving the row
   // alone, if another instance holds it.
   virtual Status release_lease(std::string_view name, std::string_view instance) = 0;

@@ -91,6 +91,12 @@ class FieldReader {
     if (!decoded) fail(key, "a known code");
     return decoded;
   }
+  ManagerMode mode(std::string_view key) {
+    const std::string value = text(key);
+    auto mode = manager_mode_from_string(value);
+    if (!mode && !error_) fail(key, "\"starting\", \"broker\", \"fallback\" or \"stopped\"");
+    return mode.value_or(ManagerMode::stopped);
+  }
   std::optional<DeliveryPath> optional_path(std::string_view key) {
     auto value = optional_text(key);
     if (!value) return std::nullopt;
@@ -179,7 +185,7 @@ json to_json(const CommandRecord& r) {
 }
 
 bool manager_live(const ManagerRecord& m, TimePoint now, std::chrono::milliseconds lease_ttl) {
-  return m.mode != "stopped" && m.last_seen + lease_ttl > now;
+  return m.mode != ManagerMode::stopped && m.last_seen + lease_ttl > now;
 }
 
 json to_json(const ManagerRecord& m, TimePoint now, std::chrono::milliseconds lease_ttl) {
@@ -189,7 +195,7 @@ json to_json(const ManagerRecord& m, TimePoint now, std::chrono::milliseconds le
   j["pid"] = m.pid;
   j["started_at"] = format_iso8601(m.started_at);
   j["last_seen"] = format_iso8601(m.last_seen);
-  j["mode"] = m.mode;
+  j["mode"] = to_string(m.mode);
   j["version"] = m.version;
   j["live"] = manager_live(m, now, lease_ttl);
   return j;
@@ -264,7 +270,7 @@ Result<ManagerView> manager_from_json(const json& j) {
   view.record.pid = r.integer("pid");
   view.record.started_at = r.time("started_at");
   view.record.last_seen = r.time("last_seen");
-  view.record.mode = r.text("mode");
+  view.record.mode = r.mode("mode");
   view.record.version = r.text("version");
   view.live = r.boolean("live");
   if (r.error()) return *r.error();

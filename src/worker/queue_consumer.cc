@@ -115,7 +115,11 @@ void QueueConsumer::run() {
   const auto delayed_gauge = [&](const Held& h) -> Gauge& {
     return metrics.delayed_inprogress->with({h.message.queue_name, h.message.actor_name});
   };
+  // The broker node the last connection was lost to: tried last on
+  // reconnect, so a hung or dead node of a cluster does not delay fail-over.
+  std::optional<Endpoint> lost_endpoint;
   const auto drop_connection = [&](const Error& e) {
+    if (consumer) lost_endpoint = consumer->connection().endpoint();
     spdlog::warn("task queue {}: {}; its unacknowledged messages go back to the queue, reconnecting", queue_,
                  e.message());
     consumer.reset();
@@ -147,6 +151,7 @@ void QueueConsumer::run() {
       }
       broker::ConnectionSettings settings = options.connection;
       settings.connection_name = "dc-worker " + queue_;
+      settings.try_last = lost_endpoint;
       auto conn = broker::Connection::open(settings);
       Status declared =
           conn ? tasks::declare_task_queues(*conn, canonical_, options.queue_options) : Status(conn.error());
@@ -172,6 +177,7 @@ void QueueConsumer::run() {
       }
       if (failures > 0) spdlog::info("task queue {}: consuming again", queue_);
       consumer = std::move(started);
+      lost_endpoint.reset();
       failures = 0;
       ++generation;
       connected_ = true;

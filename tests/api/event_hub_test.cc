@@ -208,7 +208,7 @@ TEST_P(EventHubTest, ASilentManagerIsReportedLost) {
   m.name = "m1";
   m.host = "h";
   m.pid = 1;
-  m.mode = "broker";
+  m.mode = ManagerMode::broker;
   m.instance = "i1";
   ASSERT_OK(store_->acquire_lease(m, 15s));
   start_hub(100);

@@ -100,11 +100,16 @@ Status RabbitCluster::heal(int n, std::string& what) {
   return ok_status();
 }
 
-Result<int> RabbitCluster::leader_of(const std::string& queue) {
+Result<int> RabbitCluster::leader_of(const std::string& queue) { return node_of(queue, "leader"); }
+
+// A classic queue's process id names its node: <dc-cluster-P-k@localhost.N.N.N>.
+Result<int> RabbitCluster::home_of(const std::string& queue) { return node_of(queue, "pid"); }
+
+Result<int> RabbitCluster::node_of(const std::string& queue, const std::string& column) {
   Error last(Errc::unavailable, "no node answered");
   for (int n = 1; n <= 3; ++n) {
     if (frozen_[static_cast<size_t>(n - 1)]) continue;
-    auto out = script({"ctl", std::to_string(n), "list_queues", "-q", "--no-table-headers", "name", "leader"},
+    auto out = script({"ctl", std::to_string(n), "list_queues", "-q", "--no-table-headers", "name", column},
                       std::chrono::seconds(60));
     if (!out) {
       last = out.error();
@@ -121,7 +126,8 @@ Result<int> RabbitCluster::leader_of(const std::string& queue) {
       const char k = leader[at - 1];
       if (k >= '1' && k <= '3') return k - '0';
     }
-    return Error(Errc::not_found, "queue '" + queue + "' has no leader in list_queues on node " + std::to_string(n));
+    return Error(Errc::not_found,
+                 "queue '" + queue + "' has no " + column + " in list_queues on node " + std::to_string(n));
   }
   return last;
 }

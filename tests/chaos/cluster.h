@@ -39,6 +39,8 @@ class RabbitCluster {
   Status heal(int n, std::string& what);
   // The node (1..3) that leads quorum queue `queue`, asked on a running node.
   Result<int> leader_of(const std::string& queue);
+  // The node (1..3) a classic queue lives on, asked on a running node.
+  Result<int> home_of(const std::string& queue);
 
   // "127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3", the rabbit_host of clients.
   std::string hosts() const;
@@ -47,6 +49,8 @@ class RabbitCluster {
  private:
   Result<std::string> script(const std::vector<std::string>& args, std::chrono::milliseconds deadline);
   Env script_env() const;
+  // The node named by `column` ("leader", "pid") of list_queues for `queue`.
+  Result<int> node_of(const std::string& queue, const std::string& column);
 
   Paths paths_;
   std::array<int, 3> ports_;

@@ -12,6 +12,7 @@
 #include "broker/consumer.h"
 #include "chaos/cluster.h"
 #include "chaos/scenario_kit.h"
+#include "chaos/task_scenario.h"
 
 namespace dc::chaos {
 namespace {
@@ -440,6 +441,7 @@ std::vector<Row> run_cluster(Context& ctx) {
   if (selected("cluster-kill") && !g_interrupted.load()) rows.push_back(cluster_kill(ctx, cluster));
   if (selected("cluster-rolling") && !g_interrupted.load()) rows.push_back(cluster_rolling(ctx, cluster));
   if (selected("cluster-freeze") && !g_interrupted.load()) rows.push_back(cluster_freeze(ctx, cluster));
+  if (selected("task-node-loss") && !g_interrupted.load()) rows.push_back(task_node_loss(ctx, cluster));
   if ((selected("pg-failover") || selected("both")) && !g_interrupted.load()) {
     PostgresPair pair(ctx.paths, pg_ports, /*synchronous=*/true);
     if (auto st = pair.start(); !st) {

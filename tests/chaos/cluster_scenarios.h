@@ -8,6 +8,7 @@
 //   cluster-kill     kill -9 the node that leads the manager's queue, restart it
 //   cluster-rolling  rolling restart of all three nodes, one at a time
 //   cluster-freeze   SIGSTOP the leader's node past the cluster's tick time, SIGCONT
+//   task-node-loss   kill -9 the node of a task queue under dc-worker (task_scenario.h)
 //   pg-failover      kill -9 the PostgreSQL primary, promote the standby
 //   both             a broker node and the PostgreSQL primary lost in the same second
 //   pg-async         pg-failover with asynchronous replication and a lagging

@@ -198,7 +198,7 @@ Row stream_run(Fixture& f, const std::string& label, int manager_port, int count
     bool back = false;
     while (!back && Clock::now() < until && !g_interrupted.load()) {
       if (auto managers = f.monitor->list_managers()) {
-        for (const auto& rec : *managers) back = back || (rec.name == f.manager && rec.mode == "broker");
+        for (const auto& rec : *managers) back = back || (rec.name == f.manager && rec.mode == ManagerMode::broker);
       }
       if (!back) nap(milliseconds(100));
     }

@@ -100,7 +100,8 @@ class Fixture {
     while (Clock::now() < until && !g_interrupted.load()) {
       if (auto managers = monitor->list_managers()) {
         for (const auto& m : *managers) {
-          if (m.name == manager && m.pid == pid && (m.mode == "broker" || m.mode == "fallback")) return true;
+          if (m.name == manager && m.pid == pid && (m.mode == ManagerMode::broker || m.mode == ManagerMode::fallback))
+            return true;
         }
       }
       nap(std::chrono::milliseconds(100));

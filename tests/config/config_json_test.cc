@@ -91,10 +91,11 @@ TEST(ConfigJsonTest, SecretKeysAreMarked) {
         "rabbit_tls",        "rabbit_tls_ca",   "rabbit_tls_cert", "rabbit_tls_key",  "rabbit_tls_verify",
         "rabbit_queue_type", "db_url",          "poll_interval",   "stop_timeout",    "log_dir",
         "metrics_listen",    "command_secret",  "command_max_age", "lease_ttl",       "schedule_misfire_grace",
-        "worker_queues",     "worker_threads"}) {
+        "worker_queues",     "worker_threads",  "api_listen",      "api_tokens_file", "api_tls_cert",
+        "api_tls_key",       "api_max_body",    "api_url",         "api_token_file"}) {
     EXPECT_NE(find_config_key(spec_key), nullptr) << spec_key;
   }
-  EXPECT_EQ(names.size(), 34u);
+  EXPECT_EQ(names.size(), 42u);
   EXPECT_EQ(find_config_key("nope"), nullptr);
 }
 

@@ -475,7 +475,7 @@ ManagerProcess* World::start_manager(const std::string& name, const Env& extra, 
       [&] {
         if (!started->child->running()) return true;
         auto row = manager_row(name);
-        return row && row->pid == started->pid() && row->mode == mode;
+        return row && row->pid == started->pid() && to_string(row->mode) == mode;
       },
       30s, 50ms);
   if (!ready || !started->child->running()) {
@@ -515,7 +515,7 @@ bool World::wait_manager_mode(const std::string& name, const std::string& mode, 
   return wait_until(
       [&] {
         auto row = manager_row(name);
-        return row && row->mode == mode && (pid <= 0 || row->pid == pid);
+        return row && to_string(row->mode) == mode && (pid <= 0 || row->pid == pid);
       },
       timeout, 50ms);
 }

@@ -70,7 +70,7 @@ TEST_P(E2eLifecycleTest, SigtermStopsAppsMarksTheManagerStoppedAndExitsZero) {
   }
   auto row = w().manager_row(manager);
   ASSERT_TRUE(row.has_value());
-  EXPECT_EQ(row->mode, "stopped");
+  EXPECT_EQ(row->mode, ManagerMode::stopped);
   json managers = w().dcctl_json({"managers"});
   ASSERT_TRUE(managers.is_array());
   bool listed = false;

@@ -337,7 +337,7 @@ TEST_P(E2eReliabilityTest, Item5AManagerThatLostItsLeaseStopsActingAndLeavesTheA
   auto row = w().manager_row(manager);
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->pid, second->pid());
-  EXPECT_NE(row->mode, "stopped") << "the fenced manager released a lease it no longer held";
+  EXPECT_NE(row->mode, ManagerMode::stopped) << "the fenced manager released a lease it no longer held";
   auto app = w().app(app_id);
   EXPECT_EQ(app->status, AppStatus::running);
   EXPECT_EQ(app->pid, app_pid);

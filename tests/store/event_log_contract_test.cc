@@ -43,7 +43,7 @@ ManagerRecord lease_holder(std::string name, std::string instance) {
   record.name = std::move(name);
   record.host = "host-1";
   record.pid = 4242;
-  record.mode = "broker";
+  record.mode = ManagerMode::broker;
   record.version = "test";
   record.instance = std::move(instance);
   return record;
@@ -186,10 +186,10 @@ TEST_P(StoreContract, ATransactionLogsItsChangesTogether) {
 
 TEST_P(StoreContract, ManagerLeaseChangesAreLogged) {
   ASSERT_OK(store_->acquire_lease(lease_holder("m1", "i1"), 15s));
-  ASSERT_OK(store_->heartbeat("m1", "i1", "broker"));  // nothing changes: not logged
-  ASSERT_OK(store_->heartbeat("m1", "i1", "fallback"));
-  ASSERT_OK(store_->heartbeat("m1", "i1", "fallback"));
-  ASSERT_OK(store_->heartbeat("m1", "i1", "broker"));
+  ASSERT_OK(store_->heartbeat("m1", "i1", ManagerMode::broker));  // nothing changes: not logged
+  ASSERT_OK(store_->heartbeat("m1", "i1", ManagerMode::fallback));
+  ASSERT_OK(store_->heartbeat("m1", "i1", ManagerMode::fallback));
+  ASSERT_OK(store_->heartbeat("m1", "i1", ManagerMode::broker));
   ASSERT_OK(store_->release_lease("m1", "i1"));
   const auto events = all_events(*store_);
   EXPECT_EQ(summary(events), (std::vector<std::string>{"manager/started m1", "manager/mode m1", "manager/mode m1",
@@ -202,7 +202,7 @@ TEST_P(StoreContract, ManagerLeaseChangesAreLogged) {
   EXPECT_EQ(json::parse(events[3].data_json)["live"], false);
   // A fenced heartbeat logs nothing.
   ASSERT_OK(store_->acquire_lease(lease_holder("m1", "i2"), 15s));
-  EXPECT_ERRC(store_->heartbeat("m1", "i1", "fallback"), Errc::fenced);
+  EXPECT_ERRC(store_->heartbeat("m1", "i1", ManagerMode::fallback), Errc::fenced);
   EXPECT_EQ(all_events(*store_).size(), events.size() + 1);
 }
 
@@ -219,8 +219,8 @@ TEST_P(StoreContract, LostManagersAreReportedOnceAndBackWhenSeen) {
   ASSERT_OK_AND_ASSIGN(auto again, store_->report_lost_managers(10ms));
   EXPECT_TRUE(again.empty());  // once per loss
   // Seen again: a heartbeat in the same mode is logged this time.
-  ASSERT_OK(store_->heartbeat("m1", "i1", "broker"));
-  ASSERT_OK(store_->heartbeat("m1", "i1", "broker"));
+  ASSERT_OK(store_->heartbeat("m1", "i1", ManagerMode::broker));
+  ASSERT_OK(store_->heartbeat("m1", "i1", ManagerMode::broker));
   auto events = all_events(*store_);
   const auto names = summary(events);
   EXPECT_EQ(std::vector<std::string>(names.end() - 2, names.end()),

@@ -109,7 +109,7 @@ TEST_P(StoreFaults, ACommitWhoseOutcomeWasLostIsResolvedByTheRetry) {
   self.name = "m1";
   self.host = "host";
   self.pid = 1;
-  self.mode = "broker";
+  self.mode = ManagerMode::broker;
   self.instance = "instance-1";
   ASSERT_OK(store->acquire_lease(self, 30s));
   const Claimer me("m1", "instance-1");

@@ -58,7 +58,7 @@ ManagerRecord manager_record(std::string name, std::string host, int64_t pid, st
   record.name = std::move(name);
   record.host = std::move(host);
   record.pid = pid;
-  record.mode = "broker";
+  record.mode = ManagerMode::broker;
   record.version = "0.1.0";
   record.instance = instance.empty() ? record.host.substr(0, 40) + "/" + std::to_string(pid) : std::move(instance);
   return record;
@@ -711,10 +711,10 @@ TEST_P(StoreContract, LeaseRefusesASecondLiveManager) {
   // Other names are independent.
   EXPECT_OK(store_->acquire_lease(manager_record("m2", "host-b", 200, "i-b"), 30s));
 
-  ASSERT_OK(store_->heartbeat("m1", "i-a", "fallback"));
-  EXPECT_ERRC(store_->heartbeat("m1", "i-b", "broker"), Errc::fenced);
-  EXPECT_ERRC(store_->heartbeat("m1", "i-c", "broker"), Errc::fenced);
-  EXPECT_ERRC(store_->heartbeat("ghost", "i-a", "broker"), Errc::not_found);
+  ASSERT_OK(store_->heartbeat("m1", "i-a", ManagerMode::fallback));
+  EXPECT_ERRC(store_->heartbeat("m1", "i-b", ManagerMode::broker), Errc::fenced);
+  EXPECT_ERRC(store_->heartbeat("m1", "i-c", ManagerMode::broker), Errc::fenced);
+  EXPECT_ERRC(store_->heartbeat("ghost", "i-a", ManagerMode::broker), Errc::not_found);
   EXPECT_ERRC(store_->release_lease("m1", "i-b"), Errc::conflict);
 
   ASSERT_OK_AND_ASSIGN(auto managers, store_->list_managers());
@@ -723,7 +723,7 @@ TEST_P(StoreContract, LeaseRefusesASecondLiveManager) {
   EXPECT_EQ(managers[0].host, "host-a");
   EXPECT_EQ(managers[0].pid, 100);
   EXPECT_EQ(managers[0].instance, "i-a");
-  EXPECT_EQ(managers[0].mode, "fallback");
+  EXPECT_EQ(managers[0].mode, ManagerMode::fallback);
   EXPECT_EQ(managers[0].version, "0.1.0");
   EXPECT_LE(managers[0].started_at, managers[0].last_seen);
   ASSERT_OK_AND_ASSIGN(const TimePoint db_now, store_->database_time());
@@ -734,10 +734,10 @@ TEST_P(StoreContract, ReleasedOrExpiredLeaseCanBeTaken) {
   ASSERT_OK(store_->acquire_lease(manager_record("m1", "host-a", 100, "i-a"), 30s));
   ASSERT_OK(store_->release_lease("m1", "i-a"));
   ASSERT_OK_AND_ASSIGN(auto managers, store_->list_managers());
-  EXPECT_EQ(managers.at(0).mode, "stopped");
+  EXPECT_EQ(managers.at(0).mode, ManagerMode::stopped);
   ASSERT_OK(store_->acquire_lease(manager_record("m1", "host-b", 200, "i-b"), 30s));
   // host-a's old process has lost it.
-  EXPECT_ERRC(store_->heartbeat("m1", "i-a", "broker"), Errc::fenced);
+  EXPECT_ERRC(store_->heartbeat("m1", "i-a", ManagerMode::broker), Errc::fenced);
 
   // Expiry: host-b stops heartbeating; after the TTL anyone may take over.
   std::this_thread::sleep_for(60ms);
@@ -747,7 +747,7 @@ TEST_P(StoreContract, ReleasedOrExpiredLeaseCanBeTaken) {
   EXPECT_EQ(managers.at(0).host, "host-c");
   EXPECT_EQ(managers.at(0).pid, 300);
   EXPECT_EQ(managers.at(0).instance, "i-c");
-  EXPECT_EQ(managers.at(0).mode, "broker");
+  EXPECT_EQ(managers.at(0).mode, ManagerMode::broker);
   EXPECT_ERRC(store_->release_lease("ghost", "i-x"), Errc::not_found);
 }
 

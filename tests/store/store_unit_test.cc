@@ -17,6 +17,14 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedStoreContract);
 using store_detail::DbUrl;
 using store_detail::parse_db_url;
 
+TEST(ManagerModeText, RoundTripsAndRefusesTheRest) {
+  for (ManagerMode mode : {ManagerMode::starting, ManagerMode::broker, ManagerMode::fallback, ManagerMode::stopped}) {
+    EXPECT_EQ(manager_mode_from_string(to_string(mode)), mode);
+  }
+  EXPECT_EQ(manager_mode_from_string("Broker"), std::nullopt);
+  EXPECT_EQ(manager_mode_from_string(""), std::nullopt);
+}
+
 TEST(DbUrl, SqliteForms) {
   auto file = parse_db_url("sqlite://dc.sqlite3");
   ASSERT_TRUE(file.ok());
