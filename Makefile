@@ -6,12 +6,14 @@
 #   make bench    benchmarks (QUICK=1 for the short mode)
 #   make screenshots  the dashboard's screenshots in docs/images (a real browser)
 #   make build    just the release build; make format; make tidy
+#   make package  the Debian package in build/packages (lintian-clean)
+#   make package-test  installs it into a throwaway Debian 12 root and out again
 BUILD      ?= build
 SAN_BUILD  ?= build-san
 JOBS       ?= 2
 CMAKE_ARGS ?=
 
-.PHONY: all deps bin build build-san run test unit chaos bench fuzz format tidy clean screenshots
+.PHONY: all deps bin build build-san run test unit chaos bench fuzz format tidy clean screenshots package package-test
 
 all: build
 
@@ -34,6 +36,17 @@ bin: deps
 
 run: bin
 	@./scripts/demo.sh
+
+# The programs and their man pages, then the .deb (scripts/package.sh).
+package: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DDC_WERROR=ON $(CMAKE_ARGS) >/dev/null
+	@ninja -C $(BUILD) -j$(JOBS) dc-manager dcctl dc-api dc-worker dc_man_pages
+	@BUILD=$(BUILD) ./scripts/package.sh
+
+# Installs, removes and purges the package in a Debian 12 root made with
+# debootstrap (cached in $(BUILD)/package-test); needs root.
+package-test: package
+	@BUILD=$(BUILD) ./scripts/package-test.sh
 
 test: build build-san
 	@./scripts/test.sh

@@ -26,6 +26,11 @@ packages=(
   # the lease test; util-linux: unshare (managers as pid 1 of their own pid
   # namespace, like containers)
   procps iproute2 curl faketime util-linux
+  # make package: man pages from --help, the package's checker; make
+  # package-test: a throwaway Debian 12 root to install it into
+  help2man lintian debootstrap
+  # the zsh completion's syntax check (tests/packaging)
+  zsh
 )
 
 missing=()

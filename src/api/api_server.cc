@@ -16,6 +16,7 @@
 #include "api/tokens.h"
 #include "api/workers.h"
 #include "http/server.h"
+#include "observe/build_info.h"
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
 #include "views/json.h"
@@ -260,7 +261,7 @@ Status api_detail::ApiCore::register_metrics() {
   auto streams = metrics.gauge("dc_api_event_streams", "Open event streams (GET /api/v1/events)");
   auto queued = metrics.gauge("dc_api_worker_queue", "Jobs waiting for a worker");
   auto events = metrics.counter("dc_api_events_total", "Events read from the store's event log");
-  if (!req || !dur || !auth || !issued || !streams || !queued || !events) {
+  if (!req || !dur || !auth || !issued || !streams || !queued || !events || !register_build_info(metrics)) {
     return Error(Errc::internal, "cannot register dc-api's metrics");
   }
   requests = *req;
@@ -692,6 +693,10 @@ void ApiServer::stop() {
 }
 
 std::string ApiServer::address() const { return impl_->http ? impl_->http->address() : std::string(); }
+
+bool ApiServer::responsive(std::chrono::milliseconds timeout) const {
+  return impl_->http && impl_->http->responsive(timeout);
+}
 
 bool ApiServer::tls() const { return !impl_->config.api_tls_cert.empty(); }
 

@@ -12,6 +12,7 @@
 // Thread safety: start() and stop() from one thread; the rest is internal.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -29,7 +30,7 @@ struct ApiOptions {
   size_t workers = 4;
   size_t max_queue = 1024;         // jobs waiting for a worker before 503
   size_t max_connections = 10000;  // open HTTP connections (event streams included)
-  std::string version;  // shown in the start-up log
+  std::string version;             // shown in the start-up log
 };
 
 class ApiServer {
@@ -45,6 +46,11 @@ class ApiServer {
   Status start();
   // Stops accepting, closes every connection and joins every thread.
   void stop();
+
+  // True when the HTTP server's threads run a task within `timeout`
+  // (HttpServer::responsive): what dc-api's watchdog pings rest on. Call it
+  // from the thread that calls start() and stop().
+  bool responsive(std::chrono::milliseconds timeout) const;
 
   // The bound address, e.g. "127.0.0.1:8080" (useful with port 0).
   std::string address() const;

@@ -3,23 +3,15 @@
 // a running dc-api serves is exactly what it was built with.
 #pragma once
 
-#include <string_view>
 #include <vector>
 
-namespace dc {
+#include "base/embedded_file.h"
 
-struct EmbeddedFile {
-  std::string_view path;  // "/index.html", "/app.js", ...
-  std::string_view content_type;
-  std::string_view data;
-};
+namespace dc {
 
 // The dashboard's files (web/ in the repository).
 const std::vector<EmbeddedFile>& dashboard_files();
 // src/api/openapi.json.
 const std::vector<EmbeddedFile>& openapi_files();
-
-// The file of `files` at `path`, or nullptr.
-const EmbeddedFile* find_embedded(const std::vector<EmbeddedFile>& files, std::string_view path);
 
 }  // namespace dc

@@ -3,6 +3,10 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -12,6 +16,7 @@
 #include "api/tokens.h"
 #include "base/version.h"
 #include "daemon/command_line.h"
+#include "observe/systemd_notify.h"
 
 namespace dc {
 namespace {
@@ -31,6 +36,33 @@ void raise_descriptor_limit() {
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
     spdlog::warn("cannot raise the open-file limit to {}; serving at most about {} connections", wanted,
                  limit.rlim_cur);
+  }
+}
+
+// Waits for SIGTERM or SIGINT (blocked in `signals`) and returns it. Under a
+// systemd watchdog it wakes every ping interval and pings when the HTTP
+// server's threads still run a posted task, so a wedged server stops the
+// pings and systemd restarts it.
+int wait_for_stop_signal(const sigset_t& signals, const ApiServer& server, SystemdNotifier& systemd) {
+  const auto interval = systemd.watchdog_interval();
+  for (;;) {
+    if (!interval) {
+      int received = 0;
+      if (sigwait(&signals, &received) == 0) return received;
+      continue;
+    }
+    const auto micros = interval->count();
+    timespec wait{static_cast<time_t>(micros / 1'000'000), static_cast<long>(micros % 1'000'000) * 1000};
+    const int received = sigtimedwait(&signals, nullptr, &wait);
+    if (received > 0) return received;
+    if (errno != EAGAIN) continue;  // EINTR
+    const auto probe =
+        std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2));
+    if (server.responsive(probe)) {
+      (void)systemd.watchdog();
+    } else {
+      spdlog::warn("dc-api: the HTTP server did not run a task within {} ms; no watchdog ping", probe.count());
+    }
   }
 }
 
@@ -129,9 +161,14 @@ int api_main(int argc, char** argv) {
     server.stop();
     return st.error().code() == Errc::invalid_argument ? kExitUsage : kExitFailed;
   }
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  // Type=notify: ready once the socket listens.
+  SystemdNotifier systemd = SystemdNotifier::from_environment();
+  if (auto st = systemd.ready("serving on " + server.address()); !st) {
+    spdlog::warn("systemd notify: {}", st.error().message());
+  }
+  const int received = wait_for_stop_signal(stop_signals, server, systemd);
   spdlog::info("dc-api: {} received, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+  (void)systemd.stopping();
   server.stop();
   spdlog::info("dc-api stopped");
   return kExitOk;

@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "base/version.h"
 #include "cli/backend.h"
+#include "cli/completion.h"
 #include "cli/exit_codes.h"
 #include "cli/subcommands.h"
 #include "cli/task_commands.h"
@@ -325,6 +326,7 @@ constexpr std::string_view kSynopsis =
     "  dcctl managers [--json] [-q]\n"
     "  dcctl db init\n"
     "  dcctl task send|queues|dead ...   pipeline tasks (dcctl task --help)\n"
+    "  dcctl completion bash|zsh         print the shell completion script\n"
     "Exit codes:\n"
     "  0 ok (with --wait: every outcome EXECUTED)\n"
     "  1 failed (with --wait: some outcome NOT_EXECUTED; the reason is printed)\n"
@@ -503,6 +505,7 @@ int dcctl_main(int argc, char** argv) {
   add_apps_commands(app, request);
   add_inspection_commands(app, request);
   TaskCommands task_commands(app);
+  CompletionCommand completion(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -511,6 +514,7 @@ int dcctl_main(int argc, char** argv) {
   }
   // The values are copied out by now: keep secrets out of ps and /proc.
   scrub_secret_flags(argc, argv);
+  if (completion.parsed()) return completion.run();
 
   auto config = load_config_from(sources);
   if (!config) {

@@ -18,7 +18,8 @@ void add_config_flags(CLI::App& app, ConfigSources& sources) {
   constexpr const char* kGroup = "Configuration";
   app.add_option_function<std::string>(
          "--config", [&sources](const std::string& path) { sources.config_file = path; },
-         "TOML configuration file (default: ./dc.toml if present) [env " + std::string(kConfigFileEnvVar) + "]")
+         "TOML configuration file (default: $DC_CONFIG, else ./dc.toml, else /etc/dc/dc.toml if present) [env " +
+             std::string(kConfigFileEnvVar) + "]")
       ->type_name("FILE")
       ->group(kGroup)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);

@@ -86,7 +86,7 @@ constexpr size_t kMaxPasswordFileBytes = size_t{64} * 1024;
 // The config file to read: the path, why it was chosen, for messages.
 struct FileChoice {
   std::string path;
-  std::string chosen_by;  // "from --config", "from environment DC_CONFIG", "found in the working directory"
+  std::string chosen_by;  // "from --config", "from environment DC_CONFIG", "found in the working directory", ...
 };
 
 Result<std::optional<FileChoice>> choose_config_file(const ConfigSources& sources) {
@@ -104,6 +104,9 @@ Result<std::optional<FileChoice>> choose_config_file(const ConfigSources& source
   std::error_code ec;
   if (std::filesystem::exists(std::string(kDefaultConfigFile), ec)) {
     return std::optional<FileChoice>(FileChoice{std::string(kDefaultConfigFile), "found in the working directory"});
+  }
+  if (std::filesystem::exists(std::string(kSystemConfigFile), ec)) {
+    return std::optional<FileChoice>(FileChoice{std::string(kSystemConfigFile), "the system-wide file"});
   }
   return std::optional<FileChoice>();
 }

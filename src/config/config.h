@@ -1,6 +1,7 @@
 // Configuration (SPEC §4): flat keys, precedence
 //   command-line flag > environment (DC_<KEY>) > TOML file > default.
-// The file is --config F, else $DC_CONFIG, else ./dc.toml if present.
+// The file is --config F, else $DC_CONFIG, else ./dc.toml if present, else
+// /etc/dc/dc.toml if present.
 // Every error names the key and the source it came from.
 //
 // Everything here is a pure function of its arguments except
@@ -61,10 +62,10 @@ struct Config {
   double poll_interval = 1.0;                  // seconds
   double stop_timeout = 10.0;                  // seconds
   std::string log_dir = "logs";
-  std::string log_level = "info";   // the daemons' own log: trace, debug, info, warn, error, critical, off
-  std::string log_format = "text";  // text or json, one record per line
-  std::string log_file;             // empty: standard error (the journal under systemd)
-  std::string metrics_listen;       // "host:port" (base/endpoint.h); empty = off
+  std::string log_level = "info";            // the daemons' own log: trace, debug, info, warn, error, critical, off
+  std::string log_format = "text";           // text or json, one record per line
+  std::string log_file;                      // empty: standard error (the journal under systemd)
+  std::string metrics_listen;                // "host:port" (base/endpoint.h); empty = off
   std::vector<std::string> command_secrets;  // from command_secret (comma list); secret
   int command_max_age = 300;                 // seconds
   int lease_ttl = 15;                        // seconds a manager's name stays taken without a heartbeat
@@ -122,6 +123,9 @@ std::string config_flag(std::string_view key);  // with the leading "--"
 inline constexpr std::string_view kConfigFileEnvVar = "DC_CONFIG";
 // The file used when neither --config nor $DC_CONFIG names one (if present).
 inline constexpr std::string_view kDefaultConfigFile = "dc.toml";
+// The file used when none of the above names or finds one (if present): the
+// packages' conffile, shared by the daemons' units and dcctl on the host.
+inline constexpr std::string_view kSystemConfigFile = "/etc/dc/dc.toml";
 
 // Where the values come from. Flags are keyed by config key name
 // (rabbit_host), already separated from other command-line arguments.
@@ -138,7 +142,7 @@ std::map<std::string, std::string> current_environment();
 // the key and the source: "rabbit_port: 'abc' is not a port number (from
 // environment DC_RABBIT_PORT)". When several values are bad, every problem is
 // reported, one per line. Errc::io: the config file (named explicitly by
-// --config or $DC_CONFIG, or ./dc.toml when present) or rabbit_password_file
+// --config or $DC_CONFIG, or ./dc.toml or /etc/dc/dc.toml when present) or rabbit_password_file
 // cannot be read. Environment variables that start with DC_ but name no key
 // are ignored (apps run with DC_APP_ID etc.); an unknown key in the file or in
 // `sources.flags` is an error.
@@ -154,7 +158,7 @@ Result<Config> load_config_from(const ConfigSources& sources);
 
 // load_config with `toml_text` as the content of the config file, labelled
 // `file_label` in messages; `sources.config_file` and $DC_CONFIG are ignored
-// and ./dc.toml is not looked at. For tests and the fuzzer.
+// and neither ./dc.toml nor /etc/dc/dc.toml is looked at. For tests and the fuzzer.
 Result<Config> load_config_from_toml_text(std::string_view toml_text, const ConfigSources& sources = {},
                                           std::string_view file_label = "<toml text>");
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -681,6 +682,22 @@ Status HttpServer::start() {
   }
   impl_ = std::move(impl);
   return ok_status();
+}
+
+bool HttpServer::responsive(std::chrono::milliseconds timeout) const {
+  const std::shared_ptr<http_detail::ServerCore> core = impl_;
+  if (!core) return false;
+  auto ran = std::make_shared<std::promise<void>>();
+  std::future<void> done = ran->get_future();
+  net::post(core->ioc, [ran] { ran->set_value(); });
+  // A task dropped by stop() breaks the promise: ready, but not a run.
+  if (done.wait_for(timeout) != std::future_status::ready) return false;
+  try {
+    done.get();
+    return true;
+  } catch (const std::future_error&) {
+    return false;
+  }
 }
 
 void HttpServer::stop() {

@@ -164,6 +164,11 @@ class HttpServer {
   const std::string& address() const { return address_; }
   // Open connections now.
   size_t connections() const;
+  // True when the server's threads run a task posted to them within
+  // `timeout`: its event loop turns (what a service manager's watchdog asks).
+  // False before start(), after stop(), or when every thread is stuck.
+  // Call it from the thread that calls start() and stop().
+  bool responsive(std::chrono::milliseconds timeout) const;
 
   // Closes the listening socket and every connection (open streams end)
   // and joins the threads. Returns promptly whatever the clients do;

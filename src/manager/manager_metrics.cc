@@ -1,6 +1,6 @@
 #include "manager/manager_metrics.h"
 
-#include "base/version.h"
+#include "observe/build_info.h"
 #include "observe/process_metrics.h"
 
 #include <string_view>
@@ -49,11 +49,8 @@ ManagerMetrics::ManagerMetrics() {
     const std::array<std::string_view, 1> command{to_string(static_cast<CmdName>(i + 1))};
     latency_[i] = &latency->with(command);  // every command renders, from 0
   }
-  // Prometheus' build_info convention: the value is 1, the version a label.
-  const std::array<std::string_view, 1> version{kVersion};
-  must(registry_.gauge("dc_build_info", "The running build: always 1, its version as a label", {"version"}))
-      ->with(version)
-      .set(1);
+  // Fails only when the name is taken, which no other metric here does.
+  (void)register_build_info(registry_);
   registry_.add_collector([this](std::string& out) {
     std::vector<AppStatusSample> apps;
     {

@@ -1,5 +1,6 @@
 #include "worker/metrics.h"
 
+#include "observe/build_info.h"
 #include "observe/process_metrics.h"
 
 namespace dc::worker {
@@ -31,6 +32,7 @@ WorkerMetrics::WorkerMetrics() {
                              "Messages that are not task messages, dead-lettered on arrival.", {"queue"})
                     .value();
   add_process_metrics(registry_);
+  (void)register_build_info(registry_);
 }
 
 }  // namespace dc::worker

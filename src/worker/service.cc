@@ -15,6 +15,7 @@
 #include "daemon/signals.h"
 #include "http/server.h"
 #include "observe/log.h"
+#include "observe/systemd_notify.h"
 #include "worker/settings.h"
 #include "worker/worker.h"
 
@@ -94,12 +95,36 @@ int worker_main(int argc, char** argv, const std::function<Status(const Config&,
     metrics = std::move(*server);
     spdlog::info("serving /metrics and /healthz on {}", metrics->address());
   }
+  // Type=notify: READY=1 once every consumer consumes, STATUS= whenever the
+  // consumers' state changes, WATCHDOG=1 from this loop. The consumers'
+  // description takes their locks, so a consumer wedged while holding one
+  // stops the pings too.
+  SystemdNotifier systemd = SystemdNotifier::from_environment();
+  const auto watchdog = systemd.watchdog_interval();
+  auto next_watchdog = std::chrono::steady_clock::now();
+  bool ready = false;
+  std::string last_status;
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (g_reopen.exchange(false)) {
       if (auto st = reopen_log_file(); !st) spdlog::warn("reopening the log file failed: {}", st.error().message());
     }
+    if (systemd.enabled()) {
+      std::string status = (*worker)->describe_consumers();
+      if (!ready && (*worker)->healthy()) {
+        ready = true;
+        if (auto st = systemd.ready(status); !st) spdlog::warn("systemd notify: {}", st.error().message());
+      } else if (status != last_status) {
+        (void)systemd.status(status);
+      }
+      last_status = std::move(status);
+      if (watchdog && std::chrono::steady_clock::now() >= next_watchdog) {
+        (void)systemd.watchdog();
+        next_watchdog = std::chrono::steady_clock::now() + *watchdog;
+      }
+    }
   }
+  (void)systemd.stopping();
   spdlog::info("dc-worker stopping: no new messages; running tasks have {} s to finish",
                options->shutdown_timeout.count() / 1000.0);
   const bool clean = (*worker)->shutdown();

@@ -1,7 +1,7 @@
 // The programs from outside. Every metrics_listen the configuration accepts
 // is one dc-manager serves on: an IPv6 literal, a host name and an IPv4
 // literal, each with port 0, answer /healthz, and /metrics names the build's
-// version, as do `dc-manager --version` and `dcctl --version`. Runs the real
+// version and commit; every program's --version prints that version. Runs the real
 // dc-manager on an SQLite file with no broker (fallback mode).
 #include <signal.h>
 
@@ -53,14 +53,17 @@ TEST_P(MetricsListen, ServesHealthz) {
   EXPECT_NE(body.find("ok: mode"), std::string::npos) << body;
   std::string metrics;
   EXPECT_EQ(test::run_shell("curl -gsS --max-time 5 'http://" + address + "/metrics' 2>&1", &metrics), 0) << metrics;
-  EXPECT_NE(metrics.find("dc_build_info{version=\"" + std::string(kVersion) + "\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("dc_build_info{version=\"" + std::string(kVersion) + "\",commit=\"" +
+                         std::string(build_commit()) + "\"} 1"),
+            std::string::npos)
+      << metrics;
 
   ::kill(pid, SIGTERM);
   EXPECT_EQ(test::wait_exit(pid), 0) << test::slurp(log);
 }
 
 TEST(Version, ComesFromTheProjectVersion) {
-  for (const std::string program : {DC_MANAGER_BIN, DCCTL_BIN}) {
+  for (const std::string program : {DC_MANAGER_BIN, DCCTL_BIN, DC_API_BIN, DC_WORKER_BIN}) {
     std::string out;
     EXPECT_EQ(test::run_shell("'" + program + "' --version", &out), 0) << program;
     const std::string name = std::filesystem::path(program).filename();

@@ -1,4 +1,4 @@
-#include "api/embedded.h"
+#include "base/embedded_file.h"
 
 namespace dc {
 
