@@ -111,8 +111,8 @@ TEST_P(ApiEdgesTest, ServesHttps) {
 // The broker down: POST is still 202, and the command runs through the
 // database (path poll).
 TEST_P(ApiEdgesTest, BrokerDownCommandsStillRunThroughTheDatabase) {
-  // A broker of its own, which it kills: the shared test broker's port + 6.
-  e2e::PrivateBroker broker(test::rabbit_endpoint()->port + 6);
+  // A broker of its own, which it kills (offset 10, tests/support/services.h).
+  e2e::PrivateBroker broker(test::private_broker_port(10));
   ASSERT_TRUE(broker.start());
   // A World of its own on the private broker.
   api_->stop();

@@ -27,10 +27,12 @@ struct RabbitEndpoint {
 std::optional<RabbitEndpoint> rabbit_endpoint();
 
 // The AMQP port for a test's private broker node: the shared test broker's
-// port (DC_TEST_RABBIT_PORT) plus `offset` (1-9), so that suites run side by
-// side with different DC_RABBIT_PORTs (one per worktree or CI job) never
-// collide. Offsets in use: 4 e2e fallback, 5 broker restart, 6-7 TLS, 8 task
-// broker test, 9 worker test (scripts/chaos.sh takes 3). Falls back to
+// port (DC_TEST_RABBIT_PORT) plus `offset`, so that tests running at the
+// same time never collide. Offsets in use, one owner each: 4 e2e fallback,
+// 5 broker restart, 6-7 TLS, 8 task broker test, 9 worker test, 10 dc-api
+// edges, 11 browser tests (tests/browser/run.sh), 12-14 the demo
+// (tests/demo/run_demo.sh: broker, metrics, API); scripts/chaos.sh takes 3.
+// Suites side by side need DC_RABBIT_PORTs 20 apart. Falls back to
 // 56720 + offset when no shared broker is configured.
 int private_broker_port(int offset);
 std::optional<std::string> postgres_url();
