@@ -111,8 +111,9 @@ TEST_P(ApiEdgesTest, ServesHttps) {
 // The broker down: POST is still 202, and the command runs through the
 // database (path poll).
 TEST_P(ApiEdgesTest, BrokerDownCommandsStillRunThroughTheDatabase) {
-  // A broker of its own, which it kills (offset 10, tests/support/services.h).
-  e2e::PrivateBroker broker(test::private_broker_port(10));
+  // A broker of its own, which it kills: offset 10 for SQLite, 11 for
+  // PostgreSQL (tests/support/services.h), as ctest may run both at once.
+  e2e::PrivateBroker broker(test::private_broker_port(10 + static_cast<int>(GetParam())));
   ASSERT_TRUE(broker.start());
   // A World of its own on the private broker.
   api_->stop();

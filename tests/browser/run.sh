@@ -18,7 +18,7 @@ if [[ -n "$missing" ]]; then
 fi
 "$repo/scripts/browser-deps.sh"
 shared_port=${DC_TEST_RABBIT_PORT:-${DC_RABBIT_PORT:-56720}}
-export DC_BROWSER_RABBIT_PORT=${DC_BROWSER_RABBIT_PORT:-$((shared_port + 11))}
+export DC_BROWSER_RABBIT_PORT=${DC_BROWSER_RABBIT_PORT:-$((shared_port + 12))}
 export DC_SOURCE_DIR="$repo"
 cd "$here"
 exec node --test --test-reporter=spec dashboard.test.mjs

@@ -29,9 +29,9 @@ std::optional<RabbitEndpoint> rabbit_endpoint();
 // The AMQP port for a test's private broker node: the shared test broker's
 // port (DC_TEST_RABBIT_PORT) plus `offset`, so that tests running at the
 // same time never collide. Offsets in use, one owner each: 4 e2e fallback,
-// 5 broker restart, 6-7 TLS, 8 task broker test, 9 worker test, 10 dc-api
-// edges, 11 browser tests (tests/browser/run.sh), 12-14 the demo
-// (tests/demo/run_demo.sh: broker, metrics, API); scripts/chaos.sh takes 3.
+// 5 broker restart, 6-7 TLS, 8 task broker test, 9 worker test, 10-11 dc-api
+// edges (SQLite, PostgreSQL), 12 browser tests (tests/browser/run.sh), 13-15
+// the demo (tests/demo/run_demo.sh: broker, metrics, API).
 // Suites side by side need DC_RABBIT_PORTs 20 apart. Falls back to
 // 56720 + offset when no shared broker is configured.
 int private_broker_port(int offset);
